@@ -1,0 +1,19 @@
+//! `build_rocket`: the one place where routes, state and catchers are wired.
+//! `serve` and the tests build the application through it.
+
+use figment::Figment;
+use rocket::{Build, Rocket};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::http;
+
+pub fn build_rocket(figment: Figment, config: Config, db: Db) -> Rocket<Build> {
+    rocket::custom(figment)
+        .manage(config)
+        .manage(db)
+        .mount("/", http::health::routes())
+        .mount("/", http::openapi::routes())
+        .mount("/api", http::notes::routes())
+        .register("/", http::catchers::catchers())
+}

@@ -1,0 +1,217 @@
+//! The database: connecting (pool sizes, SQLite pragmas, waiting for an
+//! unreachable PostgreSQL), writing (see [`writer`]), migrating under a lock
+//! (see [`migrate`]) and pinging.
+
+mod migrate;
+mod writer;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlxPostgresConnector, SqlxSqliteConnector,
+    TransactionTrait,
+};
+use tokio::time::Instant;
+
+use crate::config::{DatabaseConfig, DatabaseUrl, SqliteSynchronous as Synchronous};
+
+pub use migrate::{MigrationState, migrate, migrate_with, migration_states, pending_migrations};
+use writer::Writer;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How long a request waits for a pooled connection before it is answered
+/// with 503: a database that is down must not hold clients for minutes.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long SQLite waits for another process's write lock (a CLI command
+/// writing while the server runs).
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connected database: a pool for reads (and, on PostgreSQL, writes) and
+/// the way writes are committed. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct Db(Arc<Inner>);
+
+struct Inner {
+    pool: DatabaseConnection,
+    writer: Writer,
+    backend: DbBackend,
+    sqlite_path: Option<std::path::PathBuf>,
+}
+
+impl Db {
+    /// Connects, waiting for an unreachable PostgreSQL with bounded backoff
+    /// (each retry is logged) up to `connect_timeout`.
+    pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<Self> {
+        match &config.url {
+            DatabaseUrl::Sqlite(path) => connect_sqlite(config, path).await,
+            DatabaseUrl::Postgres(url) => connect_postgres(config, url).await,
+        }
+    }
+
+    /// The pool to read from.
+    pub fn reader(&self) -> &DatabaseConnection {
+        &self.0.pool
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.0.backend
+    }
+
+    /// The SQLite database file, if that is the backend.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        self.0.sqlite_path.as_deref()
+    }
+
+    /// Runs `work` in a transaction and returns once it is committed; on
+    /// SQLite with `synchronous = full`, once it is on disk. Concurrent writes
+    /// on SQLite share one commit (see [`writer`]).
+    pub async fn write<T, F>(&self, work: F) -> Result<T, DbErr>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, DbErr>> + Send + 'static,
+    {
+        self.0.writer.write(&self.0.pool, work).await
+    }
+
+    /// Queues a write whose outcome nobody waits for (bookkeeping such as a
+    /// token's last use); a failure is logged.
+    pub fn write_detached<F>(&self, what: &'static str, work: F)
+    where
+        F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<(), DbErr>> + Send + 'static,
+    {
+        self.0.writer.write_detached(&self.0.pool, what, work);
+    }
+
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.0.pool.ping().await
+    }
+
+    /// Commits queued writes and closes every connection (SQLite then
+    /// checkpoints its WAL into the database file). Writes after this fail.
+    pub async fn close(&self) {
+        self.0.writer.close().await;
+        if let Err(e) = self.0.pool.close_by_ref().await {
+            tracing::warn!(error = %e, "closing the database pool");
+        }
+    }
+}
+
+async fn connect_sqlite(config: &DatabaseConfig, path: &std::path::Path) -> anyhow::Result<Db> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        anyhow::ensure!(
+            parent.is_dir(),
+            "cannot open the SQLite database {}: directory {} does not exist",
+            path.display(),
+            parent.display()
+        );
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match config.sqlite_synchronous {
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Normal => SqliteSynchronous::Normal,
+        })
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let open = |max: u32| {
+        SqlitePoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+    };
+    let readers = open(config.max_connections)
+        .await
+        .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+    // One connection does all the writing, so that writers never wait on
+    // each other's locks and concurrent writes can share a commit.
+    let writer =
+        open(1).await.with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+    Ok(Db(Arc::new(Inner {
+        pool: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
+        writer: Writer::group_commit(SqlxSqliteConnector::from_sqlx_sqlite_pool(writer)),
+        backend: DbBackend::Sqlite,
+        sqlite_path: Some(path.to_owned()),
+    })))
+}
+
+async fn connect_postgres(config: &DatabaseConfig, url: &str) -> anyhow::Result<Db> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("notes.database_url: {}", redact(&e.to_string(), url)))?;
+    let deadline = Instant::now() + config.connect_timeout;
+    let mut delay = Duration::from_millis(250);
+    let mut attempt = 1u32;
+    let pool = loop {
+        let result = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // Checked out connections are tested first, so that the pool
+            // recovers by itself after the server restarts.
+            .test_before_acquire(true)
+            .connect_with(options.clone())
+            .await;
+        match result {
+            Ok(pool) => break pool,
+            Err(e) if Instant::now() + delay < deadline => {
+                tracing::warn!(
+                    attempt,
+                    retry_in_ms = delay.as_millis() as u64,
+                    error = %redact(&e.to_string(), url),
+                    "PostgreSQL is not reachable yet; retrying"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+            Err(e) => {
+                anyhow::bail!(
+                    "PostgreSQL at {} was not reachable within {} s ({attempt} attempts): {}",
+                    DatabaseUrl::Postgres(url.to_owned()).redacted(),
+                    config.connect_timeout.as_secs(),
+                    redact(&e.to_string(), url)
+                );
+            }
+        }
+    };
+    Ok(Db(Arc::new(Inner {
+        pool: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+        writer: Writer::Direct,
+        backend: DbBackend::Postgres,
+        sqlite_path: None,
+    })))
+}
+
+/// Driver errors may quote the URL; never let its password reach a log.
+fn redact(message: &str, url: &str) -> String {
+    match url::Url::parse(url).ok().and_then(|u| u.password().map(str::to_owned)) {
+        Some(password) if !password.is_empty() => message.replace(&password, "***"),
+        _ => message.to_owned(),
+    }
+}
+
+/// Whether an error means the database could not be reached (as opposed to
+/// a query that failed), which the API answers with 503.
+pub fn is_unavailable(error: &DbErr) -> bool {
+    matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
+}
+
+/// Begins the transaction that writes on behalf of one or more requests.
+async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions};
+    // IMMEDIATE takes SQLite's write lock at BEGIN, so a transaction never
+    // fails halfway when another process (a CLI command) writes too.
+    conn.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

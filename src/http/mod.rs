@@ -1,0 +1,9 @@
+//! The Rocket side of the HTTP surface: thin handlers, request guards and
+//! catchers. Each module owns its routes.
+
+pub mod auth;
+pub mod catchers;
+pub mod health;
+pub mod json;
+pub mod notes;
+pub mod openapi;

@@ -1,0 +1,142 @@
+//! One request: read the body within its limits, hand the request to the
+//! Rocket application in-process, turn Rocket's response into hyper's, and
+//! write the access-log line.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use rocket::http::uri::Origin;
+use rocket::http::{Header, Method};
+use rocket::local::asynchronous::Client;
+use tokio::time::Instant;
+
+use crate::config::ListenConfig;
+use crate::error::error_body;
+
+pub(super) async fn handle(
+    request: Request<Incoming>,
+    app: &Client,
+    peer: SocketAddr,
+    settings: &ListenConfig,
+) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = match forward(request, app, peer, settings).await {
+        Ok(response) | Err(response) => response,
+    };
+    let bytes = response
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .unwrap_or_default();
+    tracing::info!(
+        target: "access",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        bytes,
+        duration_ms = started.elapsed().as_micros() as f64 / 1000.0,
+        client = %peer.ip(),
+        "request"
+    );
+    response
+}
+
+/// The application's response, or one made here when the request never
+/// reaches the application (`Err`).
+async fn forward(
+    request: Request<Incoming>,
+    app: &Client,
+    peer: SocketAddr,
+    settings: &ListenConfig,
+) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
+    let (parts, body) = request.into_parts();
+    let method = Method::from_str(parts.method.as_str()).map_err(|()| {
+        error(StatusCode::NOT_IMPLEMENTED, "not_implemented", "this HTTP method is not supported")
+    })?;
+    let limit = settings.body_limit;
+    let too_large = || {
+        let message = format!("the request body is larger than the limit of {limit} bytes");
+        // The rest of the body is not read: the connection cannot be reused.
+        let mut response = error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &message);
+        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        response
+    };
+    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let read = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).collect();
+    let body = match tokio::time::timeout(settings.body_read_timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Ok(Err(_)) => {
+            return Err(error(StatusCode::BAD_REQUEST, "bad_request", "the request body could not be read"));
+        }
+        Err(_) => {
+            let mut response = error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body was not received in time",
+            );
+            response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            return Err(response);
+        }
+    };
+
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    if Origin::parse(target).is_err() {
+        let message = "the request target is not a valid path (percent-encode characters outside ASCII)";
+        return Err(error(StatusCode::BAD_REQUEST, "bad_request", message));
+    }
+    let mut local = app.req(method, target);
+    for (name, value) in &parts.headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        local.add_header(Header::new(name.as_str().to_owned(), value));
+    }
+    // HTTP/2 carries the host in the URI's authority, not in a header.
+    if !parts.headers.contains_key(HOST)
+        && let Some(authority) = parts.uri.authority()
+    {
+        local.add_header(Header::new("Host", authority.as_str().to_owned()));
+    }
+    local.set_remote(peer);
+    local.set_body(body);
+
+    let dispatched = local.dispatch().await;
+    let status = StatusCode::from_u16(dispatched.status().code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = Response::builder().status(status);
+    for header in dispatched.headers().iter() {
+        let name = HeaderName::from_bytes(header.name().as_str().as_bytes());
+        let value = HeaderValue::from_str(header.value());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            builder = builder.header(name, value);
+        }
+    }
+    // A HEAD response has no body but announces the length a GET would have.
+    let preset = dispatched.body().preset_size();
+    let bytes = dispatched.into_bytes().await.unwrap_or_default();
+    let length =
+        if parts.method == hyper::Method::HEAD { preset.unwrap_or(bytes.len()) } else { bytes.len() };
+    builder = builder.header(CONTENT_LENGTH, length);
+    builder
+        .body(Full::new(Bytes::from(bytes)))
+        .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = error_body(code, message);
+    let length = body.len();
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}

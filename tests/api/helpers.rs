@@ -1,0 +1,319 @@
+//! The test application: a fresh database per test (a SQLite file in a
+//! temporary directory, or a new PostgreSQL database), migrated by the same
+//! code as `serve`, and the application built by `build_rocket`.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{LazyLock, Once};
+
+use notes_appliance::app::build_rocket;
+use notes_appliance::config::Sources;
+use notes_appliance::db::{self, Db};
+use notes_appliance::domain::{Password, TokenName, UserId, Username};
+use notes_appliance::store;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use sea_orm::sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::Value;
+use tempfile::TempDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+macro_rules! both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: &$crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await.unwrap();
+                run(&app).await;
+                app.teardown().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await {
+                    run(&app).await;
+                    app.teardown().await;
+                }
+            }
+        }
+    };
+}
+
+static TRACING: Once = Once::new();
+
+/// Logs go to the test output only with `TEST_LOG=1`.
+fn init_tracing() {
+    TRACING.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info,notes_appliance=debug")
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
+/// The maintenance database URL of the PostgreSQL server tests may create
+/// databases on, or `None` (and a notice) when there is none outside CI.
+pub fn postgres_admin_url() -> Option<&'static str> {
+    static URL: LazyLock<Option<String>> = LazyLock::new(|| match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!(
+                "CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run (use scripts/test.sh)"
+            )
+        }
+        _ => {
+            eprintln!(
+                "TEST_DATABASE_URL is not set: skipping the PostgreSQL variants (scripts/test.sh sets it)"
+            );
+            None
+        }
+    });
+    URL.as_deref()
+}
+
+/// A fresh, empty database that is removed at teardown.
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    pub dir: TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Option<Self> {
+        init_tracing();
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("notes.db").display());
+                Some(Self { backend, url, dir, postgres: None })
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url()?;
+                static COUNTER: AtomicU32 = AtomicU32::new(0);
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos();
+                let name = format!(
+                    "notes_test_{}_{}_{nanos}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed)
+                );
+                let mut conn = PgConnection::connect(admin).await.expect("connect to TEST_DATABASE_URL");
+                conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.unwrap();
+                conn.close().await.unwrap();
+                let mut url = url::Url::parse(admin).unwrap();
+                url.set_path(&name);
+                Some(Self { backend, url: url.to_string(), dir, postgres: Some((admin.to_owned(), name)) })
+            }
+        }
+    }
+
+    /// Configuration sources for an application on this database: built-in
+    /// defaults (no file, no environment) plus the database and data dir.
+    pub fn sources(&self) -> Sources {
+        Sources::builtin()
+            .set("notes.database_url", &self.url)
+            .set("notes.data_dir", self.dir.path())
+            .set("log_level", "off")
+    }
+
+    pub async fn drop_database(&self) {
+        if let Some((admin, name)) = &self.postgres {
+            let mut conn = PgConnection::connect(admin).await.unwrap();
+            conn.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub client: Client,
+    pub db: Db,
+    pub store: TestDb,
+}
+
+/// A user with an API token.
+pub struct TestUser {
+    pub id: UserId,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |sources| sources).await
+    }
+
+    /// Like `spawn`, with configuration changes.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(Sources) -> Sources) -> Option<Self> {
+        let store = TestDb::new(backend).await?;
+        let sources = configure(store.sources());
+        let config = sources.load().expect("test configuration");
+        let db = Db::connect(&config.database).await.expect("connect");
+        db::migrate(&db).await.expect("migrate");
+        let client = Client::untracked(build_rocket(sources.figment().clone(), config.clone(), db.clone()))
+            .await
+            .expect("valid application");
+        Some(Self { client, db, store })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.store.backend
+    }
+
+    /// A second, independent application on the same database (another
+    /// instance, as behind a load balancer).
+    pub async fn another_instance(&self) -> Client {
+        let sources = self.store.sources();
+        let config = sources.load().unwrap();
+        let db = Db::connect(&config.database).await.unwrap();
+        Client::untracked(build_rocket(sources.figment().clone(), config, db)).await.unwrap()
+    }
+
+    pub async fn teardown(self) {
+        drop(self.client);
+        self.db.close().await;
+        self.store.drop_database().await;
+    }
+
+    /// Creates a user and a token for them.
+    pub async fn user(&self, name: &str) -> TestUser {
+        let username = Username::parse(name).unwrap();
+        let hash = Password::parse("correct horse battery".into()).unwrap().hash().unwrap();
+        let user = store::users::create(&self.db, &username, hash, false).await.unwrap();
+        let (_, secret) =
+            store::tokens::create(&self.db, user.id, TokenName::parse("test").unwrap()).await.unwrap();
+        TestUser { id: user.id, token: secret.expose().to_owned() }
+    }
+
+    pub async fn get(&self, path: &str, user: &TestUser) -> Reply {
+        Reply::from(self.client.get(path.to_owned()).header(bearer(&user.token)).dispatch().await).await
+    }
+
+    pub async fn get_anonymous(&self, path: &str) -> Reply {
+        Reply::from(self.client.get(path.to_owned()).dispatch().await).await
+    }
+
+    pub async fn get_with_token(&self, path: &str, authorization: &str) -> Reply {
+        let request =
+            self.client.get(path.to_owned()).header(Header::new("Authorization", authorization.to_owned()));
+        Reply::from(request.dispatch().await).await
+    }
+
+    pub async fn post(&self, path: &str, user: &TestUser, json: &str) -> Reply {
+        self.send(rocket::http::Method::Post, path, user, json.as_bytes()).await
+    }
+
+    pub async fn patch(&self, path: &str, user: &TestUser, json: &str) -> Reply {
+        self.send(rocket::http::Method::Patch, path, user, json.as_bytes()).await
+    }
+
+    pub async fn put(&self, path: &str, user: &TestUser, json: &str) -> Reply {
+        self.send(rocket::http::Method::Put, path, user, json.as_bytes()).await
+    }
+
+    pub async fn delete(&self, path: &str, user: &TestUser) -> Reply {
+        Reply::from(self.client.delete(path.to_owned()).header(bearer(&user.token)).dispatch().await).await
+    }
+
+    /// A JSON request with raw body bytes.
+    pub async fn send(
+        &self,
+        method: rocket::http::Method,
+        path: &str,
+        user: &TestUser,
+        body: &[u8],
+    ) -> Reply {
+        let request = self
+            .client
+            .req(method, path.to_owned())
+            .header(bearer(&user.token))
+            .header(ContentType::JSON)
+            .body(body);
+        Reply::from(request.dispatch().await).await
+    }
+
+    /// Creates a note through the API and returns its JSON.
+    pub async fn create_note(&self, user: &TestUser, title: &str, body: &str) -> Value {
+        let reply = self
+            .post("/api/notes", user, &serde_json::json!({ "title": title, "body": body }).to_string())
+            .await;
+        assert_eq!(reply.status, Status::Created, "{}", reply.body);
+        reply.json()
+    }
+
+    /// Runs a query and returns the first column of each row as text.
+    pub async fn query_strings(&self, sql: &str) -> Vec<String> {
+        let backend = self.db.backend();
+        let rows =
+            self.db.reader().query_all_raw(Statement::from_string(backend, sql.to_owned())).await.unwrap();
+        rows.iter()
+            .map(|row| {
+                row.try_get_by_index::<String>(0)
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        self.query_strings(&format!("SELECT COUNT(*) FROM {table}")).await[0].parse().unwrap()
+    }
+}
+
+pub fn bearer(token: &str) -> Header<'static> {
+    Header::new("Authorization", format!("Bearer {token}"))
+}
+
+/// A response, read completely.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: Status,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub async fn from(response: LocalResponse<'_>) -> Self {
+        let status = response.status();
+        let headers =
+            response.headers().iter().map(|h| (h.name().to_string(), h.value().to_string())).collect();
+        let body = response.into_string().await.unwrap_or_default();
+        Self { status, headers, body }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts the status and the JSON error shape, and returns the code.
+    #[track_caller]
+    pub fn assert_error(&self, status: Status, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        let json = self.json();
+        assert_eq!(json["error"]["code"], code, "body: {}", self.body);
+        assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {}", self.body);
+        assert_eq!(self.header("Content-Type"), Some("application/json"), "{self:?}");
+    }
+}

@@ -1,0 +1,30 @@
+//! API tests: the real Rocket application, built by `build_rocket` on a
+//! fresh database per test, driven in-process. Every behavioural test runs
+//! on SQLite and on PostgreSQL (`both_backends!`); the PostgreSQL variant
+//! needs `TEST_DATABASE_URL` (scripts/test.sh sets it) and fails without it
+//! when `CI` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod helpers;
+
+/// Bearer tokens: missing, garbage, revoked, a disabled user's.
+mod auth;
+/// `/healthz` and `/readyz`.
+mod health;
+/// The listener: body cap, timeouts, HEAD, HTTP/2, shutdown.
+mod listener;
+/// Listing order, paging with cursors and `Link` headers.
+mod listing;
+/// Migrations: applied once under a lock, a failing one changes nothing.
+mod migrations;
+/// Create, read, update, replace and delete, and who may do it.
+mod notes;
+/// `/openapi.json` describes exactly the mounted routes.
+mod openapi;
+/// Full-text search on both backends.
+mod search;
+/// Bad input of every kind is refused with the right status and is never stored.
+mod validation;
+/// Durable writes on SQLite: concurrent writes share commits, failures stay apart.
+mod writes;

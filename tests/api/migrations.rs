@@ -1,0 +1,106 @@
+use notes_appliance::db::{self, Db};
+use notes_migrations::{Migrator, MigratorTrait};
+use rocket::http::Status;
+use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm_migration::prelude::{MigrationName, MigrationTrait, SchemaManager};
+
+use crate::helpers::*;
+
+/// This build's migrations plus one that changes the schema and then fails.
+struct WithBrokenMigration;
+
+impl MigratorTrait for WithBrokenMigration {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut migrations = Migrator::migrations();
+        migrations.push(Box::new(Broken));
+        migrations
+    }
+}
+
+struct Broken;
+
+impl MigrationName for Broken {
+    fn name(&self) -> &str {
+        "m29991231_000001_broken"
+    }
+}
+
+// The trait elides SchemaManager's lifetime; the impl must match it.
+#[allow(elided_lifetimes_in_paths)]
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for Broken {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        db.execute_unprepared("CREATE TABLE half_done (x INTEGER)").await?;
+        db.execute_unprepared("ALTER TABLE notes ADD COLUMN extra TEXT").await?;
+        db.execute_unprepared("INSERT INTO no_such_table VALUES (1)").await?;
+        Ok(())
+    }
+}
+
+async fn table_exists(db: &Db, table: &str) -> bool {
+    db.reader().execute_unprepared(&format!("SELECT COUNT(*) FROM {table}")).await.is_ok()
+}
+
+both_backends!(
+    async fn a_failing_migration_leaves_schema_and_data_as_they_were(app) {
+        let alice = app.user("alice").await;
+        let note = app.create_note(&alice, "survivor", "must outlive a failed upgrade").await;
+
+        let error = db::migrate_with::<WithBrokenMigration>(&app.db).await.unwrap_err();
+
+        let message = format!("{error:#}");
+        assert!(message.contains("migration failed") && message.contains("schema is unchanged"), "{message}");
+        assert!(message.contains("no_such_table"), "the reason is given: {message}");
+        assert!(!table_exists(&app.db, "half_done").await, "its first change was rolled back");
+        assert!(app.db.reader().execute_unprepared("SELECT extra FROM notes").await.is_err(), "no new column");
+        assert_eq!(app.query_strings("SELECT version FROM seaql_migrations").await, ["m20261122_000001_initial_schema"]);
+        assert_eq!(app.get(&format!("/api/notes/{}", note["id"]), &alice).await.json(), note);
+        assert_eq!(app.get_anonymous("/readyz").await.status, Status::Ok);
+    }
+);
+
+both_backends!(
+    async fn a_failing_migration_on_a_fresh_database_creates_nothing(app) {
+        let fresh = TestDb::new(app.backend()).await.unwrap();
+        let config = fresh.sources().load().unwrap();
+        let db = Db::connect(&config.database).await.unwrap();
+
+        assert!(db::migrate_with::<WithBrokenMigration>(&db).await.is_err());
+
+        for table in ["users", "notes", "api_tokens", "half_done"] {
+            assert!(!table_exists(&db, table).await, "{table}");
+        }
+        assert_eq!(db::migrate(&db).await.unwrap(), ["m20261122_000001_initial_schema"], "a later good run applies");
+        db.close().await;
+        fresh.drop_database().await;
+    }
+);
+
+both_backends!(
+    async fn instances_booting_together_apply_each_migration_once(app) {
+        let fresh = TestDb::new(app.backend()).await.unwrap();
+        let config = fresh.sources().load().unwrap();
+        let instances: Vec<Db> =
+            futures::future::join_all((0..4).map(|_| Db::connect(&config.database))).await.into_iter().map(Result::unwrap).collect();
+
+        let results = futures::future::join_all(instances.iter().map(db::migrate)).await;
+
+        let applied: Vec<Vec<String>> = results.into_iter().map(Result::unwrap).collect();
+        assert_eq!(applied.iter().filter(|a| !a.is_empty()).count(), 1, "exactly one instance migrated: {applied:?}");
+        for db in &instances {
+            assert!(db::pending_migrations(db).await.unwrap().is_empty());
+            db.close().await;
+        }
+        fresh.drop_database().await;
+    }
+);
+
+both_backends!(
+    async fn migration_states_list_every_migration(app) {
+        let states = db::migration_states(&app.db).await.unwrap();
+        assert_eq!(states.len(), Migrator::migrations().len());
+        assert!(states.iter().all(|s| s.applied));
+        assert!(db::migrate(&app.db).await.unwrap().is_empty(), "nothing left to apply");
+    }
+);
