@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::Connection;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlxPostgresConnector, SqlxSqliteConnector,
@@ -150,38 +151,37 @@ async fn connect_postgres(config: &DatabaseConfig, url: &str) -> anyhow::Result<
     let deadline = Instant::now() + config.connect_timeout;
     let mut delay = Duration::from_millis(250);
     let mut attempt = 1u32;
-    let pool = loop {
-        let result = PgPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            // Checked out connections are tested first, so that the pool
-            // recovers by itself after the server restarts.
-            .test_before_acquire(true)
-            .connect_with(options.clone())
-            .await;
-        match result {
-            Ok(pool) => break pool,
-            Err(e) if Instant::now() + delay < deadline => {
-                tracing::warn!(
-                    attempt,
-                    retry_in_ms = delay.as_millis() as u64,
-                    error = %redact(&e.to_string(), url),
-                    "PostgreSQL is not reachable yet; retrying"
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-                attempt += 1;
+    // Probe with single connections (the pool would retry silently on its
+    // own), logging every failed attempt; then build the pool.
+    loop {
+        let probe = tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options)).await;
+        let error = match probe {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+                break;
             }
-            Err(e) => {
-                anyhow::bail!(
-                    "PostgreSQL at {} was not reachable within {} s ({attempt} attempts): {}",
-                    DatabaseUrl::Postgres(url.to_owned()).redacted(),
-                    config.connect_timeout.as_secs(),
-                    redact(&e.to_string(), url)
-                );
-            }
+            Ok(Err(e)) => redact(&e.to_string(), url),
+            Err(_) => format!("no answer within {} s", ACQUIRE_TIMEOUT.as_secs()),
+        };
+        if Instant::now() + delay >= deadline {
+            anyhow::bail!(
+                "PostgreSQL at {} was not reachable within {} s ({attempt} attempts): {error}",
+                DatabaseUrl::Postgres(url.to_owned()).redacted(),
+                config.connect_timeout.as_secs(),
+            );
         }
-    };
+        tracing::warn!(attempt, retry_in_ms = delay.as_millis() as u64, %error, "PostgreSQL is not reachable yet; retrying");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+        attempt += 1;
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // Connections are tested before use, so that the pool recovers by
+        // itself after the server restarts.
+        .test_before_acquire(true)
+        .connect_lazy_with(options);
     Ok(Db(Arc::new(Inner {
         pool: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
         writer: Writer::Direct,

@@ -2,8 +2,7 @@
 //! temporary directory, or a new PostgreSQL database), migrated by the same
 //! code as `serve`, and the application built by `build_rocket`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{LazyLock, Once};
+use std::sync::Once;
 
 use notes_appliance::app::build_rocket;
 use notes_appliance::config::Sources;
@@ -12,10 +11,11 @@ use notes_appliance::domain::{Password, TokenName, UserId, Username};
 use notes_appliance::store;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
-use sea_orm::sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 use tempfile::TempDir;
+
+pub use crate::postgres::PgDatabase;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -65,32 +65,12 @@ fn init_tracing() {
     });
 }
 
-/// The maintenance database URL of the PostgreSQL server tests may create
-/// databases on, or `None` (and a notice) when there is none outside CI.
-pub fn postgres_admin_url() -> Option<&'static str> {
-    static URL: LazyLock<Option<String>> = LazyLock::new(|| match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!(
-                "CI is set but TEST_DATABASE_URL is not: the PostgreSQL tests must run (use scripts/test.sh)"
-            )
-        }
-        _ => {
-            eprintln!(
-                "TEST_DATABASE_URL is not set: skipping the PostgreSQL variants (scripts/test.sh sets it)"
-            );
-            None
-        }
-    });
-    URL.as_deref()
-}
-
 /// A fresh, empty database that is removed at teardown.
 pub struct TestDb {
     pub backend: Backend,
     pub url: String,
     pub dir: TempDir,
-    postgres: Option<(String, String)>,
+    postgres: Option<PgDatabase>,
 }
 
 impl TestDb {
@@ -103,23 +83,8 @@ impl TestDb {
                 Some(Self { backend, url, dir, postgres: None })
             }
             Backend::Postgres => {
-                let admin = postgres_admin_url()?;
-                static COUNTER: AtomicU32 = AtomicU32::new(0);
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .subsec_nanos();
-                let name = format!(
-                    "notes_test_{}_{}_{nanos}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed)
-                );
-                let mut conn = PgConnection::connect(admin).await.expect("connect to TEST_DATABASE_URL");
-                conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.unwrap();
-                conn.close().await.unwrap();
-                let mut url = url::Url::parse(admin).unwrap();
-                url.set_path(&name);
-                Some(Self { backend, url: url.to_string(), dir, postgres: Some((admin.to_owned(), name)) })
+                let database = PgDatabase::create().await?;
+                Some(Self { backend, url: database.url.clone(), dir, postgres: Some(database) })
             }
         }
     }
@@ -134,12 +99,8 @@ impl TestDb {
     }
 
     pub async fn drop_database(&self) {
-        if let Some((admin, name)) = &self.postgres {
-            let mut conn = PgConnection::connect(admin).await.unwrap();
-            conn.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                .await
-                .unwrap();
-            conn.close().await.unwrap();
+        if let Some(database) = &self.postgres {
+            database.drop().await;
         }
     }
 }

@@ -7,6 +7,8 @@
 
 #[macro_use]
 mod helpers;
+#[path = "../support/postgres.rs"]
+mod postgres;
 
 /// Bearer tokens: missing, garbage, revoked, a disabled user's.
 mod auth;

@@ -1,2 +1,18 @@
-//! CLI tests: the compiled `notes-appliance` binary, run as an operator would.
+//! CLI tests: the compiled `notes-appliance` binary, run as an operator
+//! would run it, in a temporary working directory with a clean environment.
+//! Server tests run on SQLite and on PostgreSQL (`TEST_DATABASE_URL`, set by
+//! scripts/test.sh; required when `CI` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../support/postgres.rs"]
+mod postgres;
+mod support;
+
+/// `user` and `token`, and a script using the token against the server.
+mod admin;
+/// `config check|show` and configuration errors (exit 78).
+mod config;
+/// `migrate up|status`, concurrent migrations, an unreachable database.
+mod migrate;
+/// `serve`: boot, readiness, the access log, signals.
+mod serve;
