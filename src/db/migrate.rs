@@ -40,7 +40,7 @@ pub async fn migrate_with<M: MigratorTrait>(db: &Db) -> anyhow::Result<Vec<Strin
         Some(path) => Some(lock_file(&lock_path(path)).await?),
         None => None,
     };
-    let txn = begin_write(db.reader()).await.context("cannot begin the migration transaction")?;
+    let txn = begin_write(db.admin()).await.context("cannot begin the migration transaction")?;
     if db.backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
             .await
@@ -74,7 +74,7 @@ pub async fn migrate_with<M: MigratorTrait>(db: &Db) -> anyhow::Result<Vec<Strin
 
 /// Migrations not yet applied, without creating anything (for `/readyz`).
 pub async fn pending_migrations(db: &Db) -> Result<Vec<String>, sea_orm::DbErr> {
-    Ok(Migrator::get_pending_migrations_read_only(db.reader())
+    Ok(Migrator::get_pending_migrations_read_only(db.admin())
         .await?
         .iter()
         .map(|m| m.name().to_owned())
@@ -83,7 +83,7 @@ pub async fn pending_migrations(db: &Db) -> Result<Vec<String>, sea_orm::DbErr> 
 
 /// Every migration this build knows, and whether it is applied.
 pub async fn migration_states(db: &Db) -> Result<Vec<MigrationState>, sea_orm::DbErr> {
-    Ok(Migrator::get_migration_with_status_read_only(db.reader())
+    Ok(Migrator::get_migration_with_status_read_only(db.admin())
         .await?
         .iter()
         .map(|m| MigrationState {

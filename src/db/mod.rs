@@ -3,6 +3,7 @@
 //! (see [`migrate`]) and pinging.
 
 mod migrate;
+mod sqlite_reader;
 mod writer;
 
 use std::future::Future;
@@ -16,14 +17,15 @@ use sea_orm::sqlx::Connection;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlxPostgresConnector, SqlxSqliteConnector,
-    TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QuerySelect, QueryTrait, Select,
+    SelectTwo, SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionTrait, TryIntoModel,
 };
 use tokio::time::Instant;
 
 use crate::config::{DatabaseConfig, DatabaseUrl, SqliteSynchronous as Synchronous};
 
 pub use migrate::{MigrationState, migrate, migrate_with, migration_states, pending_migrations};
+use sqlite_reader::SqliteReader;
 use writer::Writer;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -41,10 +43,12 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Db(Arc<Inner>);
 
 struct Inner {
-    pool: DatabaseConnection,
+    /// PostgreSQL: the pool, for everything. SQLite: the writing connection,
+    /// for schema work and maintenance; reads go to `sqlite`.
+    admin: DatabaseConnection,
     writer: Writer,
     backend: DbBackend,
-    sqlite_path: Option<std::path::PathBuf>,
+    sqlite: Option<(std::path::PathBuf, SqliteReader)>,
 }
 
 impl Db {
@@ -57,9 +61,66 @@ impl Db {
         }
     }
 
-    /// The pool to read from.
-    pub fn reader(&self) -> &DatabaseConnection {
-        &self.0.pool
+    /// A connection for schema work and for statements outside the store's
+    /// reads and writes (migrations, their status, counts, maintenance).
+    pub fn admin(&self) -> &DatabaseConnection {
+        &self.0.admin
+    }
+
+    /// The models a SELECT finds (in-process on SQLite, see [`sqlite_reader`]).
+    pub async fn find_all<E>(&self, select: Select<E>) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match &self.0.sqlite {
+            Some((_, reader)) => reader.models::<E>(&select.build(DbBackend::Sqlite)),
+            None => select.all(&self.0.admin).await,
+        }
+    }
+
+    pub async fn find_one<E>(&self, select: Select<E>) -> Result<Option<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        Ok(self.find_all(select.limit(1)).await?.into_iter().next())
+    }
+
+    /// The models a raw SELECT of `E`'s columns finds.
+    pub async fn find_raw<E>(&self, statement: Statement) -> Result<Vec<E::Model>, DbErr>
+    where
+        E: EntityTrait,
+        E::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+    {
+        match &self.0.sqlite {
+            Some((_, reader)) => reader.models::<E>(&statement),
+            None => E::find().from_raw_sql(statement).all(&self.0.admin).await,
+        }
+    }
+
+    /// The first pair a `find_also_related` SELECT finds.
+    pub async fn find_one_with_related<E, F>(
+        &self,
+        select: SelectTwo<E, F>,
+    ) -> Result<Option<(E::Model, Option<F::Model>)>, DbErr>
+    where
+        E: EntityTrait,
+        F: EntityTrait,
+        E::Model: Send + Sync,
+        F::Model: Send + Sync,
+        E::ActiveModel: TryIntoModel<E::Model>,
+        F::ActiveModel: TryIntoModel<F::Model>,
+    {
+        match &self.0.sqlite {
+            Some((_, reader)) => {
+                Ok(reader.model_pairs::<E, F>(&select.limit(1).build(DbBackend::Sqlite))?.into_iter().next())
+            }
+            None => select.one(&self.0.admin).await,
+        }
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -68,18 +129,20 @@ impl Db {
 
     /// The SQLite database file, if that is the backend.
     pub fn sqlite_path(&self) -> Option<&std::path::Path> {
-        self.0.sqlite_path.as_deref()
+        self.0.sqlite.as_ref().map(|(path, _)| path.as_path())
     }
 
     /// Runs `work` in a transaction and returns once it is committed; on
     /// SQLite with `synchronous = full`, once it is on disk. Concurrent writes
-    /// on SQLite share one commit (see [`writer`]).
+    /// on SQLite share one commit (see [`writer`]), so `work` must either be
+    /// one statement or run its statements in a nested transaction
+    /// (`txn.transaction(...)`), so that a failure leaves nothing behind.
     pub async fn write<T, F>(&self, work: F) -> Result<T, DbErr>
     where
         T: Send + 'static,
         F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, DbErr>> + Send + 'static,
     {
-        self.0.writer.write(&self.0.pool, work).await
+        self.0.writer.write(&self.0.admin, work).await
     }
 
     /// Queues a write whose outcome nobody waits for (bookkeeping such as a
@@ -88,18 +151,24 @@ impl Db {
     where
         F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<(), DbErr>> + Send + 'static,
     {
-        self.0.writer.write_detached(&self.0.pool, what, work);
+        self.0.writer.write_detached(&self.0.admin, what, work);
     }
 
     pub async fn ping(&self) -> Result<(), DbErr> {
-        self.0.pool.ping().await
+        match &self.0.sqlite {
+            Some((_, reader)) => reader.ping(),
+            None => self.0.admin.ping().await,
+        }
     }
 
     /// Commits queued writes and closes every connection (SQLite then
     /// checkpoints its WAL into the database file). Writes after this fail.
     pub async fn close(&self) {
+        if let Some((_, reader)) = &self.0.sqlite {
+            reader.close();
+        }
         self.0.writer.close().await;
-        if let Err(e) = self.0.pool.close_by_ref().await {
+        if let Err(e) = self.0.admin.close_by_ref().await {
             tracing::warn!(error = %e, "closing the database pool");
         }
     }
@@ -124,24 +193,22 @@ async fn connect_sqlite(config: &DatabaseConfig, path: &std::path::Path) -> anyh
         })
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .foreign_keys(true);
-    let open = |max: u32| {
-        SqlitePoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options.clone())
-    };
-    let readers = open(config.max_connections)
+    // One connection does all the writing, so that writers never wait on
+    // each other's locks and concurrent writes can share a commit. Opening
+    // it creates the file and turns on WAL before any reader opens.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
         .await
         .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
-    // One connection does all the writing, so that writers never wait on
-    // each other's locks and concurrent writes can share a commit.
-    let writer =
-        open(1).await.with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+    let writer = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer);
+    let reader = SqliteReader::new(path.to_owned(), SQLITE_BUSY_TIMEOUT, config.max_connections as usize);
     Ok(Db(Arc::new(Inner {
-        pool: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
-        writer: Writer::group_commit(SqlxSqliteConnector::from_sqlx_sqlite_pool(writer)),
+        admin: writer.clone(),
+        writer: Writer::group_commit(writer),
         backend: DbBackend::Sqlite,
-        sqlite_path: Some(path.to_owned()),
+        sqlite: Some((path.to_owned(), reader)),
     })))
 }
 
@@ -182,11 +249,12 @@ async fn connect_postgres(config: &DatabaseConfig, url: &str) -> anyhow::Result<
         // itself after the server restarts.
         .test_before_acquire(true)
         .connect_lazy_with(options);
+    let pool = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
     Ok(Db(Arc::new(Inner {
-        pool: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
+        admin: pool,
         writer: Writer::Direct,
         backend: DbBackend::Postgres,
-        sqlite_path: None,
+        sqlite: None,
     })))
 }
 

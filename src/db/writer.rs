@@ -2,17 +2,25 @@
 //!
 //! On SQLite, an acknowledged write must be on disk, and one fsync costs
 //! milliseconds. A single task owns the one connection that writes: it takes
-//! every write queued while the previous commit was being flushed, runs each
-//! in a savepoint of one transaction, and commits them together with one
-//! fsync (group commit, as PostgreSQL does for concurrent commits). Each
-//! caller learns the outcome of its own write only after that commit. A
-//! failing write rolls back its savepoint without affecting the others.
+//! every write queued while the previous commit was being flushed, runs them
+//! one after the other in one transaction, and commits them together with
+//! one fsync (group commit, as PostgreSQL does for concurrent commits). Each
+//! caller learns the outcome of its own write only after that commit.
+//!
+//! A write refused by a constraint (a taken username) fails alone: SQLite
+//! undoes the failing statement and keeps the transaction, so the others
+//! commit. This is why a write must be one statement, or wrap its
+//! statements in a nested transaction (a savepoint) of its own. Any other
+//! failure could have ended the transaction, so the whole batch is rolled
+//! back and every write in it reported failed: nothing is acknowledged that
+//! was not committed.
 //!
 //! On PostgreSQL every write is a transaction on a pooled connection; the
 //! server groups concurrent commits itself.
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, TransactionTrait};
 use std::sync::{Arc, Mutex};
+
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr, SqlErr};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -40,11 +48,19 @@ pub struct Job(Run);
 
 type Run = Box<dyn for<'t> FnOnce(Result<&'t DatabaseTransaction, &'t DbErr>) -> BoxFuture<'t, Done> + Send>;
 
-/// A write that ran: whether it succeeded, and how to tell its caller the
-/// final outcome once the batch has committed (or failed to).
+/// A write that ran: how it went, and how to tell its caller the final
+/// outcome once the batch has committed (or failed to).
 struct Done {
-    ok: bool,
+    outcome: Outcome,
     notify: Deliver,
+}
+
+enum Outcome {
+    Succeeded,
+    /// Refused by a constraint; the transaction goes on without it.
+    Refused,
+    /// Failed in a way that may have ended the transaction.
+    Failed(String),
 }
 
 /// Delivers a write's outcome, given the outcome of its batch's commit.
@@ -145,17 +161,24 @@ where
             };
             match outcome {
                 Ok(value) => Done {
-                    ok: true,
+                    outcome: Outcome::Succeeded,
                     notify: Box::new(move |committed| {
                         let _ = sender.send(committed.map(|()| value).map_err(copy));
                     }),
                 },
-                Err(error) => Done {
-                    ok: false,
-                    notify: Box::new(move |_| {
-                        let _ = sender.send(Err(error));
-                    }),
-                },
+                Err(error) => {
+                    let refused = matches!(
+                        error.sql_err(),
+                        Some(SqlErr::UniqueConstraintViolation(_) | SqlErr::ForeignKeyConstraintViolation(_))
+                    );
+                    let outcome = if refused { Outcome::Refused } else { Outcome::Failed(error.to_string()) };
+                    Done {
+                        outcome,
+                        notify: Box::new(move |_| {
+                            let _ = sender.send(Err(error));
+                        }),
+                    }
+                }
             }
         })
     }))
@@ -191,49 +214,47 @@ async fn commit_batch(conn: &DatabaseConnection, jobs: Vec<Job>) {
         Ok(txn) => txn,
         Err(error) => {
             tracing::error!(error = %error, "cannot begin a write transaction");
-            for Job(run) in jobs {
-                let done = run(Err(&error)).await;
-                (done.notify)(Err(&error));
-            }
-            return;
+            return abandon(jobs, &error).await;
         }
     };
-    let single = jobs.len() == 1;
     let mut finished = Vec::with_capacity(jobs.len());
-    for Job(run) in jobs {
-        // A lone write needs no savepoint: the transaction is its own.
-        let done = if single { run(Ok(&txn)).await } else { run_in_savepoint(&txn, run).await };
+    let mut jobs = jobs.into_iter();
+    let mut failure = None;
+    for Job(run) in jobs.by_ref() {
+        let done = run(Ok(&txn)).await;
+        if let Outcome::Failed(message) = &done.outcome {
+            failure = Some(DbErr::Conn(RuntimeErr::Internal(format!(
+                "a write in the same commit failed: {message}"
+            ))));
+        }
         finished.push(done);
+        if failure.is_some() {
+            break;
+        }
     }
-    let committed =
-        if single && !finished.iter().any(|d| d.ok) { txn.rollback().await } else { txn.commit().await };
+    let committed = match failure {
+        None if finished.iter().all(|d| !matches!(d.outcome, Outcome::Succeeded)) => txn.rollback().await,
+        None => txn.commit().await,
+        Some(error) => {
+            if let Err(e) = txn.rollback().await {
+                tracing::error!(error = %e, "rolling back a failed group commit");
+            }
+            Err(error)
+        }
+    };
     if let Err(error) = &committed {
         tracing::error!(error = %error, writes = finished.len(), "a group commit failed");
+        abandon(jobs.collect(), error).await;
     }
     for done in finished {
         (done.notify)(committed.as_ref().map(|_| ()));
     }
 }
 
-async fn run_in_savepoint(txn: &DatabaseTransaction, run: Run) -> Done {
-    let savepoint = match txn.begin().await {
-        Ok(savepoint) => savepoint,
-        Err(error) => return run(Err(&error)).await,
-    };
-    let done = run(Ok(&savepoint)).await;
-    let closed = if done.ok { savepoint.commit().await } else { savepoint.rollback().await };
-    match closed {
-        Ok(()) => done,
-        Err(error) => {
-            // The write cannot be kept apart from the others: report it failed.
-            tracing::error!(error = %error, "cannot close a savepoint");
-            let message = error.to_string();
-            Done {
-                ok: false,
-                notify: Box::new(move |_| {
-                    (done.notify)(Err(&DbErr::Conn(RuntimeErr::Internal(message))));
-                }),
-            }
-        }
+/// Tells writes that never ran why.
+async fn abandon(jobs: Vec<Job>, error: &DbErr) {
+    for Job(run) in jobs {
+        let done = run(Err(error)).await;
+        (done.notify)(Err(error));
     }
 }

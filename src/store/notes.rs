@@ -1,7 +1,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, Value,
+    QuerySelect, Statement, TransactionError, TransactionTrait, Value,
 };
 
 use super::now;
@@ -41,19 +41,28 @@ pub async fn create_many(db: &Db, owner: UserId, notes: Vec<NewNote>) -> Result<
     let count = notes.len() as u64;
     db.write(move |txn| {
         Box::pin(async move {
-            // Well under SQLite's limit of bound parameters per statement.
-            for chunk in notes.chunks(500) {
-                let rows = chunk.iter().map(|new| note::ActiveModel {
-                    owner_id: Set(owner.get()),
-                    title: Set(new.title.as_str().to_owned()),
-                    body: Set(new.body.as_str().to_owned()),
-                    created_at: Set(at),
-                    updated_at: Set(at),
-                    ..Default::default()
-                });
-                note::Entity::insert_many(rows).exec_without_returning(txn).await?;
-            }
-            Ok(count)
+            // Several statements: all or none of them, in a nested transaction.
+            txn.transaction::<_, _, DbErr>(move |txn| {
+                Box::pin(async move {
+                    // Well under SQLite's limit of bound parameters per statement.
+                    for chunk in notes.chunks(500) {
+                        let rows = chunk.iter().map(|new| note::ActiveModel {
+                            owner_id: Set(owner.get()),
+                            title: Set(new.title.as_str().to_owned()),
+                            body: Set(new.body.as_str().to_owned()),
+                            created_at: Set(at),
+                            updated_at: Set(at),
+                            ..Default::default()
+                        });
+                        note::Entity::insert_many(rows).exec_without_returning(txn).await?;
+                    }
+                    Ok(count)
+                })
+            })
+            .await
+            .map_err(|e| match e {
+                TransactionError::Connection(e) | TransactionError::Transaction(e) => e,
+            })
         })
     })
     .await
@@ -62,11 +71,8 @@ pub async fn create_many(db: &Db, owner: UserId, notes: Vec<NewNote>) -> Result<
 /// The note, if it exists and belongs to `owner`: another user's note is
 /// indistinguishable from a missing one.
 pub async fn get(db: &Db, owner: UserId, id: NoteId) -> Result<Option<Note>, DbErr> {
-    Ok(note::Entity::find_by_id(id.get())
-        .filter(note::Column::OwnerId.eq(owner.get()))
-        .one(db.reader())
-        .await?
-        .map(Note::from))
+    let select = note::Entity::find_by_id(id.get()).filter(note::Column::OwnerId.eq(owner.get()));
+    Ok(db.find_one(select).await?.map(Note::from))
 }
 
 /// Applies `patch`; `None` when there is no such note of `owner`.
@@ -114,15 +120,14 @@ pub async fn list(db: &Db, owner: UserId, query: &ListQuery) -> Result<Page<Note
                 Start::Offset(offset) => offset,
                 _ => 0,
             };
-            let statement = search_statement(db.backend(), owner, search, fetch, offset);
-            note::Entity::find().from_raw_sql(statement).all(db.reader()).await?
+            db.find_raw::<note::Entity>(search_statement(db.backend(), owner, search, fetch, offset)).await?
         }
         (None, start) => {
             let mut select = note::Entity::find().filter(note::Column::OwnerId.eq(owner.get()));
             if let Start::Before(id) = start {
                 select = select.filter(note::Column::Id.lt(id.get()));
             }
-            select.order_by_desc(note::Column::Id).limit(fetch).all(db.reader()).await?
+            db.find_all(select.order_by_desc(note::Column::Id).limit(fetch)).await?
         }
     };
     let more = rows.len() as u64 > u64::from(query.limit);

@@ -41,14 +41,10 @@ pub async fn create(db: &Db, user: UserId, name: TokenName) -> Result<(TokenSumm
 }
 
 pub async fn list(db: &Db, user: UserId) -> Result<Vec<TokenSummary>, DbErr> {
-    Ok(api_token::Entity::find()
+    let select = api_token::Entity::find()
         .filter(api_token::Column::UserId.eq(user.get()))
-        .order_by_asc(api_token::Column::Id)
-        .all(db.reader())
-        .await?
-        .into_iter()
-        .map(TokenSummary::from)
-        .collect())
+        .order_by_asc(api_token::Column::Id);
+    Ok(db.find_all(select).await?.into_iter().map(TokenSummary::from).collect())
 }
 
 /// Deletes a token of `user`; returns whether there was one.
@@ -69,11 +65,10 @@ pub async fn revoke(db: &Db, user: UserId, id: i64) -> Result<bool, DbErr> {
 /// The token and its user, if the token exists. Whether the user may act
 /// (not disabled) is for the caller to decide.
 pub async fn authenticate(db: &Db, secret: &TokenSecret) -> Result<Option<(ApiToken, User)>, DbErr> {
-    let found = api_token::Entity::find()
+    let select = api_token::Entity::find()
         .filter(api_token::Column::TokenHash.eq(secret.hash()))
-        .find_also_related(user::Entity)
-        .one(db.reader())
-        .await?;
+        .find_also_related(user::Entity);
+    let found = db.find_one_with_related(select).await?;
     Ok(found.and_then(|(token, user)| {
         let token =
             ApiToken { id: token.id, user_id: UserId::new(token.user_id), last_used_at: token.last_used_at };

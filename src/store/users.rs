@@ -35,25 +35,17 @@ pub async fn create(db: &Db, username: &Username, hash: PasswordHash, is_admin: 
 }
 
 pub async fn find(db: &Db, username: &Username) -> Result<Option<User>, DbErr> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Username.eq(username.as_str()))
-        .one(db.reader())
-        .await?
-        .map(User::from))
+    let select = user::Entity::find().filter(user::Column::Username.eq(username.as_str()));
+    Ok(db.find_one(select).await?.map(User::from))
 }
 
 pub async fn list(db: &Db) -> Result<Vec<User>, DbErr> {
-    Ok(user::Entity::find()
-        .order_by_asc(user::Column::Username)
-        .all(db.reader())
-        .await?
-        .into_iter()
-        .map(User::from)
-        .collect())
+    let select = user::Entity::find().order_by_asc(user::Column::Username);
+    Ok(db.find_all(select).await?.into_iter().map(User::from).collect())
 }
 
 pub async fn count(db: &Db) -> Result<u64, DbErr> {
-    user::Entity::find().count(db.reader()).await
+    user::Entity::find().count(db.admin()).await
 }
 
 /// Returns whether the user exists.

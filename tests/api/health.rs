@@ -24,7 +24,7 @@ both_backends!(
 
 both_backends!(
     async fn readyz_is_503_naming_a_pending_migration(app) {
-        app.db.reader().execute_unprepared("DELETE FROM seaql_migrations").await.unwrap();
+        app.db.admin().execute_unprepared("DELETE FROM seaql_migrations").await.unwrap();
         let reply = app.get_anonymous("/readyz").await;
         assert_eq!(reply.status, Status::ServiceUnavailable);
         let json = reply.json();

@@ -224,7 +224,7 @@ impl TestApp {
     pub async fn query_strings(&self, sql: &str) -> Vec<String> {
         let backend = self.db.backend();
         let rows =
-            self.db.reader().query_all_raw(Statement::from_string(backend, sql.to_owned())).await.unwrap();
+            self.db.admin().query_all_raw(Statement::from_string(backend, sql.to_owned())).await.unwrap();
         rows.iter()
             .map(|row| {
                 row.try_get_by_index::<String>(0)

@@ -2,6 +2,7 @@ use futures::future::join_all;
 use notes_appliance::domain::{NewNote, NoteBody, NoteTitle, Password, Username};
 use notes_appliance::store;
 use rocket::http::Status;
+use sea_orm::ConnectionTrait;
 
 both_backends!(
     async fn concurrent_creates_all_succeed_and_are_all_stored(app) {
@@ -60,5 +61,29 @@ both_backends!(
         let note = NewNote { title: NoteTitle::parse("late").unwrap(), body: NoteBody::default() };
         let result = tokio::time::timeout(std::time::Duration::from_secs(10), store::notes::create(&app.db, alice.id, note)).await;
         assert!(result.expect("no hang").is_err());
+    }
+);
+
+both_backends!(
+    async fn a_write_is_acknowledged_exactly_when_it_was_committed_even_next_to_a_broken_one(app) {
+        let alice = app.user("alice").await;
+        let good = (0..60).map(|i| {
+            let note = NewNote { title: NoteTitle::parse(&format!("good {i}")).unwrap(), body: NoteBody::default() };
+            let db = &app.db;
+            async move { (format!("good {i}"), store::notes::create(db, alice.id, note).await.is_ok()) }
+        });
+        // A write that fails for a reason other than a constraint, in the
+        // middle of the others.
+        let broken = app.db.write(|txn| {
+            Box::pin(async move { txn.execute_unprepared("INSERT INTO no_such_table VALUES (1)").await.map(|_| ()) })
+        });
+
+        let (results, broken) = tokio::join!(join_all(good), broken);
+
+        assert!(broken.is_err());
+        let stored = app.query_strings("SELECT title FROM notes").await;
+        for (title, acknowledged) in results {
+            assert_eq!(stored.contains(&title), acknowledged, "{title}: acknowledged {acknowledged}, stored {}", !acknowledged);
+        }
     }
 );
