@@ -1,7 +1,7 @@
 //! Errors Rocket produces itself (no route, a failed guard) get the same JSON
 //! body as errors from handlers.
 
-use rocket::http::Status;
+use rocket::http::{Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::{Catcher, Request, catch, catchers};
 
@@ -25,6 +25,16 @@ fn default(status: Status, request: &Request<'_>) -> Prepared {
     if let GuardError(Some(error)) = request.local_cache(|| GuardError(None)) {
         return Prepared(error.to_response(request));
     }
+    if status == Status::NotFound {
+        let allowed = allowed_methods(request);
+        if !allowed.is_empty() {
+            let allow = allowed.join(", ");
+            let message = format!("this address does not take {}; it takes {allow}", request.method());
+            let mut response = json_error(Status::MethodNotAllowed, "method_not_allowed", &message);
+            response.set_header(Header::new("Allow", allow));
+            return Prepared(response);
+        }
+    }
     let (code, message) = match status.code {
         400 => ("bad_request", "the request could not be understood"),
         404 => ("not_found", "there is nothing at this address"),
@@ -45,6 +55,48 @@ impl<'r> Responder<'r, 'static> for Prepared {
     }
 }
 
+/// The methods of the routes whose path matches the request's (Rocket 0.5
+/// answers a wrong method with 404; HTTP wants 405 and `Allow`).
+fn allowed_methods(request: &Request<'_>) -> Vec<&'static str> {
+    let path: Vec<&str> = request.uri().path().as_str().split('/').skip(1).collect();
+    let mut methods: Vec<&'static str> = request
+        .rocket()
+        .routes()
+        .filter(|route| route_matches(route.uri.path(), &path))
+        .map(|route| route.method.as_str())
+        .collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.sort_unstable();
+    methods.dedup();
+    methods
+}
+
+/// Whether a route path such as `/api/notes/<id>` matches the segments.
+fn route_matches(route: &str, path: &[&str]) -> bool {
+    let pattern: Vec<&str> = route.split('/').skip(1).collect();
+    pattern.len() == path.len()
+        && pattern.iter().zip(path).all(|(expected, actual)| {
+            let dynamic = expected.starts_with('<') && expected.ends_with('>');
+            if dynamic { !actual.is_empty() } else { expected == actual }
+        })
+}
+
 pub fn catchers() -> Vec<Catcher> {
     catchers![default]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_matches;
+
+    #[test]
+    fn route_paths_match_segment_by_segment() {
+        assert!(route_matches("/api/notes", &["api", "notes"]));
+        assert!(route_matches("/api/notes/<id>", &["api", "notes", "42"]));
+        assert!(!route_matches("/api/notes/<id>", &["api", "notes", ""]));
+        assert!(!route_matches("/api/notes", &["api", "notes", ""]));
+        assert!(!route_matches("/api/notes", &["api", "other"]));
+    }
 }

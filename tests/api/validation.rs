@@ -158,6 +158,20 @@ both_backends!(
 );
 
 both_backends!(
+    async fn a_method_a_path_does_not_take_is_405_with_allow(app) {
+        let alice = app.user("alice").await;
+        let reply = Reply::from(app.client.put("/api/notes").header(bearer(&alice.token)).dispatch().await).await;
+        reply.assert_error(Status::MethodNotAllowed, "method_not_allowed");
+        assert_eq!(reply.header("Allow"), Some("GET, HEAD, POST"));
+        let reply = Reply::from(app.client.post("/api/notes/1").dispatch().await).await;
+        reply.assert_error(Status::MethodNotAllowed, "method_not_allowed");
+        assert_eq!(reply.header("Allow"), Some("DELETE, GET, HEAD, PATCH, PUT"));
+        let reply = Reply::from(app.client.delete("/healthz").dispatch().await).await;
+        assert_eq!(reply.header("Allow"), Some("GET, HEAD"));
+    }
+);
+
+both_backends!(
     async fn unknown_routes_are_404_json(app) {
         app.get_anonymous("/api/nope").await.assert_error(Status::NotFound, "not_found");
         app.get_anonymous("/").await.assert_error(Status::NotFound, "not_found");
