@@ -133,8 +133,14 @@ impl ListQuery {
     ) -> Result<Self, ValidationError> {
         let limit = match limit {
             None => Self::DEFAULT_LIMIT,
+            // Digits only: no sign, no leading zero, nothing `u32::from_str`
+            // would forgive.
             Some(raw) => match raw.parse::<u32>() {
-                Ok(n @ 1..=Self::MAX_LIMIT) => n,
+                Ok(n @ 1..=Self::MAX_LIMIT)
+                    if raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0') =>
+                {
+                    n
+                }
                 _ => {
                     return Err(ValidationError::new(
                         "limit",
@@ -214,7 +220,7 @@ mod tests {
     fn limits_outside_1_to_200_are_refused() {
         assert_eq!(ListQuery::parse(None, None, None).unwrap().limit, 50);
         assert_eq!(ListQuery::parse(Some("200"), None, None).unwrap().limit, 200);
-        for bad in ["0", "201", "-1", "ten", ""] {
+        for bad in ["0", "201", "-1", "ten", "", "+5", "007", " 5"] {
             assert_eq!(ListQuery::parse(Some(bad), None, None).unwrap_err().field, "limit", "{bad}");
         }
     }

@@ -3,7 +3,7 @@
 
 use rocket::http::{Header, Status};
 use rocket::response::{self, Responder, Response};
-use rocket::{Catcher, Request, catch, catchers};
+use rocket::{Catcher, Orbit, Request, Rocket, catch, catchers};
 
 use crate::error::{AppError, json_error};
 
@@ -26,7 +26,7 @@ fn default(status: Status, request: &Request<'_>) -> Prepared {
         return Prepared(error.to_response(request));
     }
     if status == Status::NotFound {
-        let allowed = allowed_methods(request);
+        let allowed = allowed_methods(request.rocket(), request.uri().path().as_str());
         if !allowed.is_empty() {
             let allow = allowed.join(", ");
             let message = format!("this address does not take {}; it takes {allow}", request.method());
@@ -55,12 +55,11 @@ impl<'r> Responder<'r, 'static> for Prepared {
     }
 }
 
-/// The methods of the routes whose path matches the request's (Rocket 0.5
-/// answers a wrong method with 404; HTTP wants 405 and `Allow`).
-fn allowed_methods(request: &Request<'_>) -> Vec<&'static str> {
-    let path: Vec<&str> = request.uri().path().as_str().split('/').skip(1).collect();
-    let mut methods: Vec<&'static str> = request
-        .rocket()
+/// The methods of the routes whose path matches `path` (Rocket 0.5 answers
+/// a wrong method with 404; HTTP wants 405 and `Allow`).
+pub fn allowed_methods(rocket: &Rocket<Orbit>, path: &str) -> Vec<&'static str> {
+    let path: Vec<&str> = path.split('/').skip(1).collect();
+    let mut methods: Vec<&'static str> = rocket
         .routes()
         .filter(|route| route_matches(route.uri.path(), &path))
         .map(|route| route.method.as_str())

@@ -2,6 +2,7 @@
 
 use std::io::Cursor;
 
+use rocket::http::uri::Origin;
 use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::serde::json::Json;
@@ -12,7 +13,9 @@ use time::OffsetDateTime;
 use super::auth::AuthUser;
 use super::json::JsonBody;
 use crate::db::Db;
-use crate::domain::{ListQuery, NewNote, Note, NoteBody, NoteId, NotePatch, NoteTitle, Page};
+use crate::domain::{
+    ListQuery, NewNote, Note, NoteBody, NoteId, NotePatch, NoteTitle, Page, ValidationError,
+};
 use crate::error::{ApiResult, AppError};
 use crate::store;
 
@@ -92,15 +95,25 @@ impl<'r> Responder<'r, 'static> for NotesPage {
     }
 }
 
-#[get("/notes?<limit>&<cursor>&<q>")]
-async fn list(
-    user: AuthUser,
-    db: &State<Db>,
-    limit: Option<String>,
-    cursor: Option<String>,
-    q: Option<String>,
-) -> ApiResult<NotesPage> {
-    let query = ListQuery::parse(limit.as_deref(), cursor.as_deref(), q.as_deref()).map_err(|e| {
+/// `limit`, `cursor` and `q` from the query string (percent-decoded), each
+/// at most once: a repeated one is ambiguous, not "the first wins".
+fn list_parameters<'a>(uri: &'a Origin<'_>) -> Result<[Option<&'a str>; 3], AppError> {
+    const NAMES: [&str; 3] = ["limit", "cursor", "q"];
+    let mut values = [None; 3];
+    for (name, value) in uri.query().map(|q| q.segments()).into_iter().flatten() {
+        if let Some(i) = NAMES.iter().position(|n| *n == name) {
+            if values[i].replace(value).is_some() {
+                return Err(AppError::Invalid(ValidationError::new(NAMES[i], "is given more than once")));
+            }
+        }
+    }
+    Ok(values)
+}
+
+#[get("/notes")]
+async fn list(user: AuthUser, db: &State<Db>, uri: &Origin<'_>) -> ApiResult<NotesPage> {
+    let [limit, cursor, q] = list_parameters(uri)?;
+    let query = ListQuery::parse(limit, cursor, q).map_err(|e| {
         if e.field == "cursor" { AppError::BadRequest(e.to_string()) } else { AppError::Invalid(e) }
     })?;
     let Page { items, next } = store::notes::list(db, user.id, &query).await?;
@@ -108,7 +121,7 @@ async fn list(
     let json = serde_json::to_vec(&views).map_err(|e| AppError::Internal(e.into()))?;
     let next = next.map(|cursor| {
         let mut link = format!("/api/notes?limit={}&cursor={}", query.limit, cursor.encode());
-        if let Some(q) = q.as_deref().filter(|_| query.search.is_some()) {
+        if let Some(q) = q.filter(|_| query.search.is_some()) {
             link.push_str("&q=");
             link.extend(url::form_urlencoded::byte_serialize(q.as_bytes()));
         }

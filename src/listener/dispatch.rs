@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::config::ListenConfig;
 use crate::error::error_body;
+use crate::http::catchers::allowed_methods;
 
 pub(super) async fn handle(
     request: Request<Incoming>,
@@ -57,9 +58,7 @@ async fn forward(
     settings: &ListenConfig,
 ) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
     let (parts, body) = request.into_parts();
-    let method = Method::from_str(parts.method.as_str()).map_err(|()| {
-        error(StatusCode::NOT_IMPLEMENTED, "not_implemented", "this HTTP method is not supported")
-    })?;
+    let method = Method::from_str(parts.method.as_str()).map_err(|()| unknown_method(app, &parts))?;
     let limit = settings.body_limit;
     let too_large = || {
         let message = format!("the request body is larger than the limit of {limit} bytes");
@@ -128,6 +127,22 @@ async fn forward(
     builder
         .body(Full::new(Bytes::from(bytes)))
         .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))
+}
+
+/// A method Rocket does not know (e.g. `QUERY`): 405 with the methods the
+/// path does take, or 404 when nothing is there, as for known methods.
+fn unknown_method(app: &Client, parts: &hyper::http::request::Parts) -> Response<Full<Bytes>> {
+    let allowed = allowed_methods(app.rocket(), parts.uri.path());
+    if allowed.is_empty() {
+        return error(StatusCode::NOT_FOUND, "not_found", "there is nothing at this address");
+    }
+    let allow = allowed.join(", ");
+    let message = format!("this address does not take {}; it takes {allow}", parts.method);
+    let mut response = error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &message);
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(hyper::header::ALLOW, value);
+    }
+    response
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {

@@ -274,8 +274,12 @@ async fn non_ascii_request_targets_and_unknown_methods_get_json_errors() {
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
     assert!(response.contains(r#""code":"bad_request""#), "{response}");
     let mut stream = TcpStream::connect(server.address).await.unwrap();
-    let response = exchange(&mut stream, b"BREW /healthz HTTP/1.1\r\nHost: t\r\n\r\n").await;
-    assert!(response.starts_with("HTTP/1.1 501"), "{response}");
+    let response = exchange(&mut stream, b"QUERY /api/notes HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+    assert!(response.to_ascii_lowercase().contains("allow: get, head, post"), "{response}");
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let response = exchange(&mut stream, b"BREW /coffee HTTP/1.1\r\nHost: t\r\n\r\n").await;
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     server.shutdown().await;
     app.teardown().await;
 }

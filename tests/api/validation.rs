@@ -146,12 +146,16 @@ both_backends!(
 both_backends!(
     async fn limits_outside_1_to_200_are_422_and_garbage_cursors_400(app) {
         let alice = app.user("alice").await;
-        for limit in ["0", "201", "-1", "abc", "1e3", ""] {
+        for limit in ["0", "201", "-1", "abc", "1e3", "", "%2B5", "007"] {
             app.get(&format!("/api/notes?limit={limit}"), &alice).await.assert_error(Status::UnprocessableEntity, "invalid");
         }
         for cursor in ["garbage", "djE6Yjox!", "AAAA", "djI6Yjox", "%00"] {
             app.get(&format!("/api/notes?cursor={cursor}"), &alice).await.assert_error(Status::BadRequest, "bad_request");
         }
+        for repeated in ["limit=1&limit=2", "q=a&q=b", "cursor=x&cursor=y"] {
+            app.get(&format!("/api/notes?{repeated}"), &alice).await.assert_error(Status::UnprocessableEntity, "invalid");
+        }
+        assert_eq!(app.get("/api/notes?limit=1&other=ignored", &alice).await.status, Status::Ok);
         assert_eq!(app.get("/api/notes?limit=1", &alice).await.status, Status::Ok);
         assert_eq!(app.get("/api/notes?limit=200", &alice).await.status, Status::Ok);
     }
