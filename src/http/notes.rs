@@ -101,10 +101,10 @@ fn list_parameters<'a>(uri: &'a Origin<'_>) -> Result<[Option<&'a str>; 3], AppE
     const NAMES: [&str; 3] = ["limit", "cursor", "q"];
     let mut values = [None; 3];
     for (name, value) in uri.query().map(|q| q.segments()).into_iter().flatten() {
-        if let Some(i) = NAMES.iter().position(|n| *n == name) {
-            if values[i].replace(value).is_some() {
-                return Err(AppError::Invalid(ValidationError::new(NAMES[i], "is given more than once")));
-            }
+        if let Some(i) = NAMES.iter().position(|n| *n == name)
+            && values[i].replace(value).is_some()
+        {
+            return Err(AppError::Invalid(ValidationError::new(NAMES[i], "is given more than once")));
         }
     }
     Ok(values)
