@@ -1,4 +1,5 @@
 use rocket::http::Status;
+use sea_orm::ConnectionTrait;
 
 use crate::helpers::*;
 
@@ -35,8 +36,6 @@ both_backends!(
     }
 );
 
-use sea_orm::ConnectionTrait;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_is_503_when_the_data_directory_is_not_writable() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -72,4 +71,31 @@ async fn when_postgresql_is_gone_readyz_and_the_api_answer_503() {
     let created = app.post("/api/notes", &alice, r#"{"title":"lost?"}"#).await;
     created.assert_error(Status::ServiceUnavailable, "unavailable");
     app.teardown().await;
+}
+
+/// PostgreSQL only: the pool recovers by itself after the server restarts,
+/// and an outage is answered with 503 until it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgresql_pool_recovers_after_a_restart_and_an_outage() {
+    let Some(database) = PgDatabase::create().await else { return };
+    let forwarder = crate::forwarder::Forwarder::start(crate::forwarder::target_of(&database.url)).await;
+    let url = forwarder.url_for(&database.url);
+    let app = TestApp::spawn_with(Backend::Postgres, |s| s.set("notes.database_url", &url)).await.unwrap();
+    let alice = app.user("alice").await;
+    app.create_note(&alice, "before", "").await;
+
+    forwarder.cut();
+    let after_restart = app.get("/api/notes", &alice).await;
+    assert_eq!(after_restart.status, Status::Ok, "{}", after_restart.body);
+
+    forwarder.down();
+    app.get("/api/notes", &alice).await.assert_error(Status::ServiceUnavailable, "unavailable");
+    assert_eq!(app.get_anonymous("/readyz").await.status, Status::ServiceUnavailable);
+
+    forwarder.resume();
+    assert_eq!(app.get_anonymous("/readyz").await.status, Status::Ok);
+    app.create_note(&alice, "after", "").await;
+    assert_eq!(app.get("/api/notes", &alice).await.json().as_array().unwrap().len(), 2);
+    app.teardown().await;
+    database.drop().await;
 }

@@ -7,6 +7,8 @@
 
 #[macro_use]
 mod helpers;
+#[path = "../support/forwarder.rs"]
+mod forwarder;
 #[path = "../support/postgres.rs"]
 mod postgres;
 

@@ -4,6 +4,8 @@
 //! scripts/test.sh; required when `CI` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../support/forwarder.rs"]
+mod forwarder;
 #[path = "../support/postgres.rs"]
 mod postgres;
 mod support;

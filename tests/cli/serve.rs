@@ -128,3 +128,32 @@ fn boot_waits_for_an_unreachable_postgresql_with_logged_retries_then_gives_up() 
     assert!(!outcome.stderr.contains("s3cret"), "the password never reaches the log: {}", outcome.stderr);
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boot_waits_for_postgresql_and_becomes_ready_once_it_answers() {
+    let Some(sandbox) = Sandbox::new(Backend::Postgres).await else { return };
+    // Nothing answers on this port until the forwarder starts below.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut url = url::Url::parse(&sandbox.database_url).unwrap();
+    url.set_port(Some(port)).unwrap();
+    let target = crate::forwarder::target_of(&sandbox.database_url);
+    let opener = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let forwarder = crate::forwarder::Forwarder::on(listener, target);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        drop(forwarder);
+    });
+
+    let server = tokio::task::block_in_place(|| {
+        sandbox.serve_with(|c| {
+            c.env("NOTES_DATABASE_URL", url.as_str()).env("NOTES_DATABASE_CONNECT_TIMEOUT", "30")
+        })
+    });
+
+    assert!(server.log().contains("not reachable yet; retrying"), "{}", server.log());
+    assert_eq!(tokio::task::block_in_place(|| server.request("GET", "/readyz", None, None)).status, 200);
+    assert_eq!(tokio::task::block_in_place(|| server.stop("TERM")), Some(0));
+    opener.abort();
+    sandbox.teardown().await;
+}
