@@ -4,6 +4,8 @@
 //! scripts/test.sh; required when `CI` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// Shared with the API tests, which use all of it.
+#[allow(dead_code)]
 #[path = "../support/forwarder.rs"]
 mod forwarder;
 #[path = "../support/postgres.rs"]
