@@ -1,0 +1,246 @@
+//! Configuration: built-in defaults < `Rocket.toml` < `ROCKET_*` / `NOTES_*`
+//! environment, merged with figment and extracted once into a validated
+//! [`Config`]. This is the only module that reads the environment.
+//!
+//! Rocket's familiar `address` and `port` keys configure our own listener; the
+//! application's keys live in the `notes` table, where an unknown key is an
+//! error so that a typo never passes silently.
+
+mod database_url;
+mod sources;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use rocket::data::ByteUnit;
+use serde::{Deserialize, Serialize};
+
+pub use database_url::DatabaseUrl;
+use sources::RawNotes;
+pub use sources::Sources;
+
+/// A configuration problem: the process exits with 78 (EX_CONFIG) so that
+/// systemd does not restart it in a loop.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    FileNotFound(PathBuf),
+    /// Values that could not be read: a syntax error in the file, a wrong
+    /// type, an unknown key. Each message names the key and where it was set.
+    #[error("{}", .0.join("; "))]
+    Unreadable(Vec<String>),
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key, message: message.into() }
+}
+
+/// The validated configuration, passed down from `main`; nothing else reads
+/// the environment or the file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: ListenConfig,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    /// Which file was read, if any (for messages and `config show`).
+    pub source_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenConfig {
+    pub address: SocketAddr,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub body_limit: u64,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    /// Pool size: readers on SQLite (one more connection writes), all
+    /// connections on PostgreSQL.
+    pub max_connections: u32,
+    /// How long boot waits for an unreachable database before giving up.
+    pub connect_timeout: Duration,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `synchronous` setting for the connection that writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Every acknowledged write is fsynced: it survives a power cut.
+    Full,
+    /// Faster: survives a crash of the process but not a power cut.
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `info,notes_appliance=debug`.
+    pub level: String,
+}
+
+impl Config {
+    /// Reads and validates the configuration from all sources.
+    pub fn load(explicit: Option<&Path>) -> Result<(Self, Figment), ConfigError> {
+        let sources = Sources::new(explicit)?;
+        let config = sources.load()?;
+        Ok((config, sources.into_figment()))
+    }
+
+    fn validate(
+        rocket: rocket::Config,
+        raw: RawNotes,
+        source_file: Option<PathBuf>,
+    ) -> Result<Self, ConfigError> {
+        if raw.data_dir.as_os_str().is_empty() {
+            return Err(invalid("notes.data_dir", "must not be empty"));
+        }
+        let url = match (&raw.database_url, &raw.database_url_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "notes.database_url_file",
+                    "set either notes.database_url or notes.database_url_file, not both",
+                ));
+            }
+            (Some(url), None) => DatabaseUrl::parse(url).map_err(|m| invalid("notes.database_url", m))?,
+            (None, Some(path)) => {
+                let contents = std::fs::read_to_string(path).map_err(|e| {
+                    invalid("notes.database_url_file", format!("cannot read {}: {e}", path.display()))
+                })?;
+                DatabaseUrl::parse(contents.trim()).map_err(|m| invalid("notes.database_url_file", m))?
+            }
+            (None, None) => DatabaseUrl::Sqlite(raw.data_dir.join("notes.db")),
+        };
+        let max_connections = match raw.database_max_connections {
+            Some(n @ 1..=200) => n,
+            Some(n) => {
+                return Err(invalid("notes.database_max_connections", format!("must be 1..=200, got {n}")));
+            }
+            None if url.is_sqlite() => 4,
+            None => 10,
+        };
+        if raw.log_level.parse::<tracing_subscriber::EnvFilter>().is_err() {
+            return Err(invalid(
+                "notes.log_level",
+                format!("`{}` is not a valid filter (e.g. `info` or `info,sqlx=warn`)", raw.log_level),
+            ));
+        }
+        let seconds = |key: &'static str, value: u64, max: u64| {
+            if (1..=max).contains(&value) {
+                Ok(Duration::from_secs(value))
+            } else {
+                Err(invalid(key, format!("must be 1..={max} seconds, got {value}")))
+            }
+        };
+        let listen = ListenConfig {
+            address: SocketAddr::new(rocket.address, rocket.port),
+            header_read_timeout: seconds("notes.header_read_timeout", raw.header_read_timeout, 3600)?,
+            body_read_timeout: seconds("notes.body_read_timeout", raw.body_read_timeout, 3600)?,
+            idle_timeout: seconds("notes.idle_timeout", raw.idle_timeout, 86_400)?,
+            max_connections: match raw.max_connections {
+                n @ 1..=1_000_000 => n,
+                n => return Err(invalid("notes.max_connections", format!("must be 1..=1000000, got {n}"))),
+            },
+            body_limit: match raw.body_limit.as_u64() {
+                n @ 1024..=1_073_741_824 => n,
+                _ => {
+                    return Err(invalid(
+                        "notes.body_limit",
+                        format!("must be 1 KiB..=1 GiB, got {}", raw.body_limit),
+                    ));
+                }
+            },
+            shutdown_grace: seconds("notes.shutdown_grace", raw.shutdown_grace, 3600)?,
+        };
+        Ok(Self {
+            listen,
+            data_dir: raw.data_dir,
+            database: DatabaseConfig {
+                url,
+                max_connections,
+                connect_timeout: seconds(
+                    "notes.database_connect_timeout",
+                    raw.database_connect_timeout,
+                    3600,
+                )?,
+                sqlite_synchronous: raw.sqlite_synchronous,
+            },
+            log: LogConfig { format: raw.log_format, level: raw.log_level },
+            source_file,
+        })
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            address: IpAddr,
+            port: u16,
+            notes: ShownNotes<'a>,
+        }
+        #[derive(Serialize)]
+        struct ShownNotes<'a> {
+            data_dir: &'a Path,
+            database_url: String,
+            database_max_connections: u32,
+            database_connect_timeout: u64,
+            sqlite_synchronous: SqliteSynchronous,
+            log_format: LogFormat,
+            log_level: &'a str,
+            header_read_timeout: u64,
+            body_read_timeout: u64,
+            idle_timeout: u64,
+            max_connections: usize,
+            body_limit: String,
+            shutdown_grace: u64,
+        }
+        let listen = &self.listen;
+        let shown = Shown {
+            address: listen.address.ip(),
+            port: listen.address.port(),
+            notes: ShownNotes {
+                data_dir: &self.data_dir,
+                database_url: self.database.url.redacted(),
+                database_max_connections: self.database.max_connections,
+                database_connect_timeout: self.database.connect_timeout.as_secs(),
+                sqlite_synchronous: self.database.sqlite_synchronous,
+                log_format: self.log.format,
+                log_level: &self.log.level,
+                header_read_timeout: listen.header_read_timeout.as_secs(),
+                body_read_timeout: listen.body_read_timeout.as_secs(),
+                idle_timeout: listen.idle_timeout.as_secs(),
+                max_connections: listen.max_connections,
+                body_limit: ByteUnit::from(listen.body_limit).to_string(),
+                shutdown_grace: listen.shutdown_grace.as_secs(),
+            },
+        };
+        let source = match &self.source_file {
+            Some(path) => format!("# read from {} and the environment\n", path.display()),
+            None => "# no configuration file: built-in defaults and the environment\n".to_owned(),
+        };
+        match toml::to_string_pretty(&shown) {
+            Ok(body) => source + &body,
+            // Serializing plain strings and numbers cannot fail; say so if it ever does.
+            Err(e) => format!("{source}# cannot render the configuration: {e}\n"),
+        }
+    }
+}
