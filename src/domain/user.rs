@@ -88,9 +88,10 @@ impl Password {
         Ok(Self(raw))
     }
 
-    /// Hashes with argon2id. About 30 ms on a Raspberry Pi 4's core class of
-    /// machine is the aim: OWASP's minimum of 19 MiB, 2 passes, 1 lane keeps
-    /// memory use small enough for a Pi serving several logins at once.
+    /// Hashes with argon2id at OWASP's recommended minimum: 19 MiB of
+    /// memory, 2 passes, 1 lane. That is about 25 ms on a current x86 core
+    /// and a few times that on a Raspberry Pi 4, with 19 MiB held per hash
+    /// in progress, which a Pi can afford for several logins at once.
     /// CPU-heavy: call it from a blocking thread in async code.
     pub fn hash(&self) -> Result<PasswordHash, argon2::password_hash::Error> {
         let salt = SaltString::generate(&mut OsRng);

@@ -8,7 +8,9 @@ use std::str::FromStr;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use hyper::header::{
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING,
+};
 use hyper::{Request, Response, StatusCode};
 use rocket::http::uri::Origin;
 use rocket::http::{Header, Method};
@@ -115,22 +117,26 @@ async fn forward(
         let name = HeaderName::from_bytes(header.name().as_str().as_bytes());
         let value = HeaderValue::from_str(header.value());
         if let (Ok(name), Ok(value)) = (name, value) {
-            builder = builder.header(name, value);
+            // Framing is the listener's business, not the application's.
+            if ![CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION].contains(&name) {
+                builder = builder.header(name, value);
+            }
         }
     }
-    // A HEAD response has no body but announces the length a GET would have.
+    // A HEAD response has no body but announces the length a GET would have;
+    // 204 and 304 responses announce none.
     let preset = dispatched.body().preset_size();
     let bytes = dispatched.into_bytes().await.unwrap_or_default();
-    let length =
-        if parts.method == hyper::Method::HEAD { preset.unwrap_or(bytes.len()) } else { bytes.len() };
-    builder = builder.header(CONTENT_LENGTH, length);
+    if !matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+        let length =
+            if parts.method == hyper::Method::HEAD { preset.unwrap_or(bytes.len()) } else { bytes.len() };
+        builder = builder.header(CONTENT_LENGTH, length);
+    }
     builder
         .body(Full::new(Bytes::from(bytes)))
         .map_err(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))
 }
 
-/// A method Rocket does not know (e.g. `QUERY`): 405 with the methods the
-/// path does take, or 404 when nothing is there, as for known methods.
 fn unknown_method(app: &Client, parts: &hyper::http::request::Parts) -> Response<Full<Bytes>> {
     let allowed = allowed_methods(app.rocket(), parts.uri.path());
     if allowed.is_empty() {

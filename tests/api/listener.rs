@@ -244,6 +244,24 @@ async fn head_answers_with_the_get_length_and_no_body() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_204_has_no_content_length() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let alice = app.user("alice").await;
+    let note = app.create_note(&alice, "doomed", "").await;
+    let server = TestServer::start(&app, |s| s).await;
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let request = format!(
+        "DELETE /api/notes/{} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\r\n",
+        note["id"], alice.token
+    );
+    let response = exchange(&mut stream, request.as_bytes()).await;
+    assert!(response.starts_with("HTTP/1.1 204"), "{response}");
+    assert!(!response.to_ascii_lowercase().contains("content-length"), "{response}");
+    server.shutdown().await;
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_with_prior_knowledge_works() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let alice = app.user("alice").await;
