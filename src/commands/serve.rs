@@ -14,10 +14,17 @@ use crate::{app, listener};
 
 pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    // Signals are caught from the start, so that a SIGTERM during boot is
-    // not the default (abrupt) termination.
+    // Signals are caught from the start: a SIGTERM while boot waits for the
+    // database (or migrates) ends the process cleanly and at once.
     let shutdown = shutdown_signal()?;
-    let db = super::open_db(&config).await?;
+    tokio::pin!(shutdown);
+    let db = tokio::select! {
+        db = super::open_db(&config) => db?,
+        () = &mut shutdown => {
+            tracing::info!("stopped during boot");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let tcp = listener::bind(config.listen.address)
         .with_context(|| format!("cannot listen on {}", config.listen.address))?;
     let address = tcp.local_addr().context("cannot read the listening address")?;

@@ -157,3 +157,30 @@ async fn boot_waits_for_postgresql_and_becomes_ready_once_it_answers() {
     opener.abort();
     sandbox.teardown().await;
 }
+
+#[test]
+fn sigterm_while_waiting_for_the_database_stops_at_once_with_exit_0() {
+    use std::io::{BufRead, BufReader};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::new(Backend::Sqlite)).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut child = sandbox
+        .command()
+        .arg("serve")
+        .env("NOTES_DATABASE_URL", format!("postgres://notes@127.0.0.1:{port}/notes"))
+        .env("NOTES_DATABASE_CONNECT_TIMEOUT", "120")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().contains("not reachable yet; retrying")));
+
+    let signalled = Instant::now();
+    assert!(std::process::Command::new("kill").arg(child.id().to_string()).status().unwrap().success());
+    let status = child.wait().unwrap();
+
+    assert_eq!(status.code(), Some(0));
+    assert!(signalled.elapsed() < Duration::from_secs(3), "{:?}", signalled.elapsed());
+}
