@@ -118,7 +118,9 @@ async fn list(user: AuthUser, db: &State<Db>, uri: &Origin<'_>) -> ApiResult<Not
     })?;
     let Page { items, next } = store::notes::list(db, user.id, &query).await?;
     let views: Vec<NoteView<'_>> = items.iter().map(NoteView::from).collect();
-    let json = serde_json::to_vec(&views).map_err(|e| AppError::Internal(e.into()))?;
+    // Sized for a typical note, so that the buffer seldom grows.
+    let mut json = Vec::with_capacity(256 * views.len() + 2);
+    serde_json::to_writer(&mut json, &views).map_err(|e| AppError::Internal(e.into()))?;
     let next = next.map(|cursor| {
         let mut link = format!("/api/notes?limit={}&cursor={}", query.limit, cursor.encode());
         if let Some(q) = q.filter(|_| query.search.is_some()) {
