@@ -33,11 +33,7 @@ pub(super) async fn handle(
     let response = match forward(request, app, peer, settings).await {
         Ok(response) | Err(response) => response,
     };
-    let bytes = response
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .unwrap_or_default();
+    let bytes = hyper::body::Body::size_hint(response.body()).exact().unwrap_or_default();
     tracing::info!(
         target: "access",
         method = %method,
