@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use time::format_description::well_known::Rfc3339;
+
 use crate::cli::TokenCommand;
 use crate::config::Config;
 use crate::db::Db;
@@ -27,8 +29,10 @@ pub async fn run(action: TokenCommand, config: &Config) -> anyhow::Result<ExitCo
                 let user = find_user(&db, &user).await?;
                 println!("{:>6}  {:<24}  {:<20}  last used", "id", "name", "created");
                 for token in store::tokens::list(&db, user.id).await? {
-                    let last_used =
-                        token.last_used_at.map_or_else(|| "never".to_owned(), |at| at.to_string());
+                    let last_used = token
+                        .last_used_at
+                        .and_then(|at| at.replace_nanosecond(0).ok()?.format(&Rfc3339).ok())
+                        .unwrap_or_else(|| "never".to_owned());
                     println!(
                         "{:>6}  {:<24}  {:<20}  {last_used}",
                         token.id,
