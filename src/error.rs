@@ -8,7 +8,7 @@ use rocket::response::{self, Responder, Response};
 use sea_orm::DbErr;
 use serde::Serialize;
 
-use crate::domain::ValidationError;
+use crate::domain::{ListQueryError, ValidationError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -84,6 +84,16 @@ impl AppError {
             response.set_header(Header::new("WWW-Authenticate", "Bearer"));
         }
         response
+    }
+}
+
+impl From<ListQueryError> for AppError {
+    fn from(error: ListQueryError) -> Self {
+        match error {
+            // A cursor is opaque: one the server cannot continue is malformed input.
+            ListQueryError::Cursor(e) => Self::BadRequest(e.to_string()),
+            ListQueryError::Invalid(e) => Self::Invalid(e),
+        }
     }
 }
 

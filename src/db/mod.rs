@@ -1,6 +1,7 @@
 //! The database: connecting (pool sizes, SQLite pragmas, waiting for an
-//! unreachable PostgreSQL), writing (see [`writer`]), migrating under a lock
-//! (see [`migrate`]) and pinging.
+//! unreachable PostgreSQL), reading (in-process on SQLite, see
+//! [`sqlite_reader`]), writing (see [`writer`]), migrating under a lock (see
+//! [`migrate`]) and pinging.
 
 mod migrate;
 mod sqlite_reader;
@@ -37,8 +38,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// writing while the server runs).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A connected database: a pool for reads (and, on PostgreSQL, writes) and
-/// the way writes are committed. Cheap to clone: clones share the pool.
+/// A connected database: where reads go, how writes are committed, and a
+/// connection for schema work. Cheap to clone: clones share everything.
 #[derive(Clone)]
 pub struct Db(Arc<Inner>);
 

@@ -126,11 +126,7 @@ impl ListQuery {
     pub const DEFAULT_LIMIT: u32 = 50;
     pub const MAX_LIMIT: u32 = 200;
 
-    pub fn parse(
-        limit: Option<&str>,
-        cursor: Option<&str>,
-        q: Option<&str>,
-    ) -> Result<Self, ValidationError> {
+    pub fn parse(limit: Option<&str>, cursor: Option<&str>, q: Option<&str>) -> Result<Self, ListQueryError> {
         let limit = match limit {
             None => Self::DEFAULT_LIMIT,
             // Digits only: no sign, no leading zero, nothing `u32::from_str`
@@ -142,18 +138,19 @@ impl ListQuery {
                     n
                 }
                 _ => {
-                    return Err(ValidationError::new(
+                    return Err(ListQueryError::Invalid(ValidationError::new(
                         "limit",
                         format!("must be an integer from 1 to {}, got `{raw}`", Self::MAX_LIMIT),
-                    ));
+                    )));
                 }
             },
         };
         let search = match q {
-            Some(raw) => SearchQuery::parse(raw)?,
+            Some(raw) => SearchQuery::parse(raw).map_err(ListQueryError::Invalid)?,
             None => None,
         };
-        let start = match (cursor.filter(|c| !c.is_empty()).map(Cursor::decode).transpose()?, &search) {
+        let cursor = cursor.filter(|c| !c.is_empty()).map(Cursor::decode).transpose();
+        let start = match (cursor.map_err(ListQueryError::Cursor)?, &search) {
             (None, None) => Start::Newest,
             (None, Some(_)) => Start::Offset(0),
             (Some(Cursor::Before(id)), None) => Start::Before(id),
@@ -163,10 +160,10 @@ impl ListQuery {
                 Start::Offset(offset)
             }
             (Some(_), _) => {
-                return Err(ValidationError::new(
+                return Err(ListQueryError::Cursor(ValidationError::new(
                     "cursor",
                     "belongs to a different query; start again without it",
-                ));
+                )));
             }
         };
         Ok(Self { limit, search, start })
@@ -184,6 +181,25 @@ impl ListQuery {
                 fingerprint: search.fingerprint(),
             }),
             _ => last.map(Cursor::Before),
+        }
+    }
+}
+
+/// Why a list query was refused: a value out of its range, or a cursor
+/// that cannot continue this query (malformed, not the server's, or made
+/// for another query).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListQueryError {
+    #[error(transparent)]
+    Invalid(ValidationError),
+    #[error(transparent)]
+    Cursor(ValidationError),
+}
+
+impl ListQueryError {
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Invalid(e) | Self::Cursor(e) => e.field,
         }
     }
 }
@@ -221,7 +237,7 @@ mod tests {
         assert_eq!(ListQuery::parse(None, None, None).unwrap().limit, 50);
         assert_eq!(ListQuery::parse(Some("200"), None, None).unwrap().limit, 200);
         for bad in ["0", "201", "-1", "ten", "", "+5", "007", " 5"] {
-            assert_eq!(ListQuery::parse(Some(bad), None, None).unwrap_err().field, "limit", "{bad}");
+            assert_eq!(ListQuery::parse(Some(bad), None, None).unwrap_err().field(), "limit", "{bad}");
         }
     }
 

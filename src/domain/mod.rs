@@ -7,7 +7,7 @@ mod note;
 mod token;
 mod user;
 
-pub use listing::{Cursor, ListQuery, Page, SearchQuery, SearchTerms, Start};
+pub use listing::{Cursor, ListQuery, ListQueryError, Page, SearchQuery, SearchTerms, Start};
 pub use note::{NewNote, Note, NoteBody, NoteId, NotePatch, NoteTitle};
 pub use token::{ApiToken, TokenName, TokenSecret, TokenSummary};
 pub use user::{Password, PasswordHash, User, UserId, Username};

@@ -113,9 +113,7 @@ fn list_parameters<'a>(uri: &'a Origin<'_>) -> Result<[Option<&'a str>; 3], AppE
 #[get("/notes")]
 async fn list(user: AuthUser, db: &State<Db>, uri: &Origin<'_>) -> ApiResult<NotesPage> {
     let [limit, cursor, q] = list_parameters(uri)?;
-    let query = ListQuery::parse(limit, cursor, q).map_err(|e| {
-        if e.field == "cursor" { AppError::BadRequest(e.to_string()) } else { AppError::Invalid(e) }
-    })?;
+    let query = ListQuery::parse(limit, cursor, q)?;
     let Page { items, next } = store::notes::list(db, user.id, &query).await?;
     let views: Vec<NoteView<'_>> = items.iter().map(NoteView::from).collect();
     // Sized for a typical note, so that the buffer seldom grows.

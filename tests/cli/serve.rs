@@ -108,9 +108,7 @@ fn a_port_in_use_is_a_clear_error() {
 fn boot_waits_for_an_unreachable_postgresql_with_logged_retries_then_gives_up() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sandbox = runtime.block_on(Sandbox::new(Backend::Sqlite)).unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = unused_port();
     let started = Instant::now();
 
     let outcome = Outcome::from(
@@ -133,7 +131,7 @@ fn boot_waits_for_an_unreachable_postgresql_with_logged_retries_then_gives_up() 
 async fn boot_waits_for_postgresql_and_becomes_ready_once_it_answers() {
     let Some(sandbox) = Sandbox::new(Backend::Postgres).await else { return };
     // Nothing answers on this port until the forwarder starts below.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = unused_port();
     let mut url = url::Url::parse(&sandbox.database_url).unwrap();
     url.set_port(Some(port)).unwrap();
     let target = crate::forwarder::target_of(&sandbox.database_url);
@@ -163,9 +161,7 @@ fn sigterm_while_waiting_for_the_database_stops_at_once_with_exit_0() {
     use std::io::{BufRead, BufReader};
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let sandbox = runtime.block_on(Sandbox::new(Backend::Sqlite)).unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = unused_port();
     let mut child = sandbox
         .command()
         .arg("serve")

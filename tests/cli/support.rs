@@ -119,6 +119,11 @@ impl Sandbox {
     }
 }
 
+/// A loopback port on which nothing listens (it was free a moment ago).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// The port from the "listening on http://127.0.0.1:PORT" line (text or JSON logs).
 fn listening_port(line: &str) -> Option<u16> {
     let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
