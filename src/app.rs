@@ -12,6 +12,8 @@ pub fn build_rocket(figment: Figment, config: Config, db: Db) -> Rocket<Build> {
     rocket::custom(figment)
         .manage(config)
         .manage(db)
+        .attach(http::compression::Compression)
+        .mount("/", http::assets::routes())
         .mount("/", http::health::routes())
         .mount("/", http::openapi::routes())
         .mount("/api", http::notes::routes())

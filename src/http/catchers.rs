@@ -27,7 +27,9 @@ fn default(status: Status, request: &Request<'_>) -> Prepared {
     }
     if status == Status::NotFound {
         let allowed = allowed_methods(request.rocket(), request.uri().path().as_str());
-        if !allowed.is_empty() {
+        // A route for this very method that found nothing is a plain 404.
+        let own_method = allowed.contains(&request.method().as_str());
+        if !allowed.is_empty() && !own_method {
             let allow = allowed.join(", ");
             let message = format!("this address does not take {}; it takes {allow}", request.method());
             let mut response = json_error(Status::MethodNotAllowed, "method_not_allowed", &message);

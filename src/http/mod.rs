@@ -1,8 +1,11 @@
 //! The Rocket side of the HTTP surface: thin handlers, request guards and
 //! catchers. Each module owns its routes.
 
+pub mod assets;
 pub mod auth;
 pub mod catchers;
+pub mod compression;
+pub mod encoding;
 pub mod health;
 pub mod json;
 pub mod notes;

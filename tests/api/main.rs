@@ -12,8 +12,12 @@ mod forwarder;
 #[path = "../support/postgres.rs"]
 mod postgres;
 
+/// The embedded web UI: variants, caching, ETags, 404s; the build's rewriting.
+mod assets;
 /// Bearer tokens: missing, garbage, revoked, a disabled user's.
 mod auth;
+/// API responses compressed by `Accept-Encoding`.
+mod compression;
 /// `/healthz` and `/readyz`.
 mod health;
 /// The listener: body cap, timeouts, HEAD, HTTP/2, shutdown.

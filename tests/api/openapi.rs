@@ -10,19 +10,19 @@ fn document() -> Value {
     serde_json::from_str(DOCUMENT).expect("openapi.json is JSON")
 }
 
-/// `(METHOD, /path/{param})` for every route the application mounts.
+/// `(METHOD, /path/{param})` of a route.
+fn method_and_path(route: &rocket::Route) -> (String, String) {
+    let path = route.uri.path().to_string();
+    (route.method.as_str().to_owned(), path.replace('<', "{").replace('>', "}"))
+}
+
+/// `(METHOD, /path/{param})` for every route the application mounts, but
+/// the web UI's (`/`, `/static/...`): pages and files for a browser, not
+/// API operations.
 async fn mounted_routes() -> BTreeSet<(String, String)> {
+    let web_ui: BTreeSet<_> = notes_appliance::http::assets::routes().iter().map(method_and_path).collect();
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let routes = app
-        .client
-        .rocket()
-        .routes()
-        .map(|route| {
-            let path = route.uri.path().to_string();
-            let path = path.replace('<', "{").replace('>', "}");
-            (route.method.as_str().to_owned(), path)
-        })
-        .collect();
+    let routes = app.client.rocket().routes().map(method_and_path).filter(|r| !web_ui.contains(r)).collect();
     app.teardown().await;
     routes
 }

@@ -178,6 +178,6 @@ both_backends!(
 both_backends!(
     async fn unknown_routes_are_404_json(app) {
         app.get_anonymous("/api/nope").await.assert_error(Status::NotFound, "not_found");
-        app.get_anonymous("/").await.assert_error(Status::NotFound, "not_found");
+        app.get_anonymous("/nope").await.assert_error(Status::NotFound, "not_found");
     }
 );
