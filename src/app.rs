@@ -9,7 +9,13 @@ use crate::db::Db;
 use crate::http;
 
 pub fn build_rocket(figment: Figment, config: Config, db: Db) -> Rocket<Build> {
+    let security = http::security::SecurityHeaders::new(config.tls.hsts_include_subdomains);
     rocket::custom(figment)
+        // An empty Shield replaces Rocket's default one: `security` owns
+        // every security header.
+        .attach(rocket::shield::Shield::new())
+        .attach(security.clone())
+        .manage(security)
         .manage(config)
         .manage(db)
         .attach(http::compression::Compression)

@@ -15,3 +15,4 @@ pub mod http;
 pub mod listener;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -1,5 +1,7 @@
 //! `healthcheck [URL]`: a probe for scripts and container runtimes. Exits 0
-//! only when `/readyz` answers 200 within the timeout.
+//! only when `/readyz` answers 200 within the timeout. Over HTTPS it trusts
+//! exactly the certificate the server is configured with, whatever names it
+//! carries, so that probing by address works with any certificate.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::ExitCode;
@@ -11,9 +13,12 @@ use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper::header::HOST;
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use crate::config::Config;
+use crate::tls;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -29,10 +34,10 @@ pub async fn run(url: Option<&str>, config: &Config) -> anyhow::Result<ExitCode>
                 ip => ip,
             };
             let host = if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
-            readiness_url(&format!("http://{host}:{}/readyz", address.port()))?
+            readiness_url(&format!("https://{host}:{}/readyz", address.port()))?
         }
     };
-    match tokio::time::timeout(TIMEOUT, probe(&url)).await {
+    match tokio::time::timeout(TIMEOUT, probe(&url, config)).await {
         Ok(Ok((200, _))) => {
             println!("ready: {url}");
             Ok(ExitCode::SUCCESS)
@@ -55,19 +60,35 @@ pub async fn run(url: Option<&str>, config: &Config) -> anyhow::Result<ExitCode>
 /// A base URL gets `/readyz` appended; a URL with a path is used as is.
 fn readiness_url(raw: &str) -> anyhow::Result<url::Url> {
     let mut url = url::Url::parse(raw).with_context(|| format!("`{raw}` is not a URL"))?;
-    anyhow::ensure!(url.scheme() == "http", "`{raw}`: only http:// URLs can be probed");
+    anyhow::ensure!(
+        matches!(url.scheme(), "http" | "https"),
+        "`{raw}`: only https:// and http:// URLs can be probed"
+    );
     if url.path() == "/" {
         url.set_path("/readyz");
     }
     Ok(url)
 }
 
-async fn probe(url: &url::Url) -> anyhow::Result<(u16, String)> {
-    let addresses = url.socket_addrs(|| Some(80)).context("cannot resolve the host")?;
+async fn probe(url: &url::Url, config: &Config) -> anyhow::Result<(u16, String)> {
+    let addresses = url.socket_addrs(|| url.port_or_known_default()).context("cannot resolve the host")?;
     let address = addresses.first().context("the host has no address")?;
     let stream = TcpStream::connect(address).await.with_context(|| format!("cannot connect to {address}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
+    let mut sender = if url.scheme() == "https" {
+        let certificate = tls::served_certificate(&config.tls)?;
+        let connector = TlsConnector::from(std::sync::Arc::new(tls::pinned_client_config(certificate)?));
+        let name =
+            ServerName::try_from(url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_owned())
+                .context("the URL's host is not a valid server name")?;
+        let stream = connector.connect(name, stream).await.context("TLS handshake failed")?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        sender
+    } else {
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        sender
+    };
     let target = match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_owned(),

@@ -1,15 +1,18 @@
-//! `serve`: connect, migrate, build the application, listen, and drain on
-//! SIGTERM or SIGINT.
+//! `serve`: connect, migrate, load the certificate, build the application,
+//! listen (HTTPS, and plain HTTP that redirects), reload the certificate on
+//! SIGHUP, and drain on SIGTERM or SIGINT.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use figment::Figment;
 use rocket::local::asynchronous::Client;
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
-use crate::config::Config;
+use crate::config::{CertificateSource, Config, ConfigError};
+use crate::listener::Endpoint;
+use crate::tls::Certificates;
 use crate::{app, listener};
 
 pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
@@ -18,6 +21,8 @@ pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
     // database (or migrates) ends the process cleanly and at once.
     let shutdown = shutdown_signal()?;
     tokio::pin!(shutdown);
+    // Caught from the start too: SIGHUP's default action ends the process.
+    let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let db = tokio::select! {
         db = super::open_db(&config) => db?,
         () = &mut shutdown => {
@@ -25,21 +30,70 @@ pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let tcp = listener::bind(config.listen.address)
+    let (certificates, loaded) = match Certificates::load(&config.tls) {
+        Ok(loaded) => loaded,
+        // The operator's files are configuration: exit 78, not a restart loop.
+        Err(e) if matches!(config.tls.certificate, CertificateSource::Files { .. }) => {
+            return Err(ConfigError::Invalid { key: "tls.certs", message: format!("{e:#}") }.into());
+        }
+        Err(e) => return Err(e.context("cannot set up the self-signed certificate")),
+    };
+    tracing::info!(
+        certificate = %loaded.path.display(),
+        origin = loaded.origin,
+        sha256 = %loaded.fingerprint,
+        "TLS certificate"
+    );
+    let tls = certificates.server_config()?;
+    let https = listener::bind(config.listen.address)
         .with_context(|| format!("cannot listen on {}", config.listen.address))?;
-    let address = tcp.local_addr().context("cannot read the listening address")?;
-    let settings = config.listen.clone();
+    let address = https.local_addr().context("cannot read the listening address")?;
+    let mut endpoints = vec![Endpoint::https(https, tls)];
+    let redirect_address = match config.listen.redirect_address {
+        Some(plain) => {
+            let tcp = listener::bind(plain).with_context(|| format!("cannot listen on {plain}"))?;
+            let bound = tcp.local_addr().context("cannot read the listening address")?;
+            endpoints.push(Endpoint::redirect(tcp));
+            Some(bound)
+        }
+        None => None,
+    };
+    let mut settings = config.listen.clone();
+    // With port 0, redirects point at the port that was actually bound.
+    settings.address = address;
     let rocket = app::build_rocket(figment, config, db.clone());
     let app = Client::untracked(rocket).await.context("cannot start the application")?;
+    let reloader = tokio::spawn(reload_on_hangup(certificates, hangup));
     tracing::info!(
         %address,
         boot_ms = started.elapsed().as_millis() as u64,
-        "listening on http://{address}"
+        "listening on https://{address}"
     );
-    listener::serve(tcp, app, settings, shutdown).await;
+    if let Some(plain) = redirect_address {
+        tracing::info!(address = %plain, "redirecting http://{plain} to HTTPS");
+    }
+    listener::serve(endpoints, app, settings, shutdown).await;
+    reloader.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reloads the certificate on every SIGHUP; a certificate that fails to
+/// load is logged and the one in use kept.
+async fn reload_on_hangup(certificates: std::sync::Arc<Certificates>, mut hangup: Signal) {
+    while hangup.recv().await.is_some() {
+        match certificates.reload() {
+            Ok(loaded) => tracing::info!(
+                certificate = %loaded.path.display(),
+                sha256 = %loaded.fingerprint,
+                "TLS certificate reloaded"
+            ),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "TLS certificate not reloaded; keeping the one in use")
+            }
+        }
+    }
 }
 
 /// Completes on the first SIGTERM or SIGINT.

@@ -7,6 +7,7 @@
 //! error so that a typo never passes silently.
 
 mod database_url;
+mod edge;
 mod sources;
 
 use std::net::{IpAddr, SocketAddr};
@@ -18,8 +19,9 @@ use rocket::data::ByteUnit;
 use serde::{Deserialize, Serialize};
 
 pub use database_url::DatabaseUrl;
-use sources::RawNotes;
+pub use edge::{Network, PublicUrl};
 pub use sources::Sources;
+use sources::{RawNotes, RawTls};
 
 /// A configuration problem: the process exits with 78 (EX_CONFIG) so that
 /// systemd does not restart it in a loop.
@@ -44,6 +46,7 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: ListenConfig,
+    pub tls: TlsConfig,
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub log: LogConfig,
@@ -53,13 +56,40 @@ pub struct Config {
 
 #[derive(Debug, Clone)]
 pub struct ListenConfig {
+    /// The HTTPS listener.
     pub address: SocketAddr,
+    /// The plain-HTTP listener that redirects to HTTPS (`notes.http_port`,
+    /// on the same address); `None` when the port is 0.
+    pub redirect_address: Option<SocketAddr>,
+    /// Where redirects point; without it, the listening address (or, on a
+    /// wildcard address, the request's checked `Host`) with the HTTPS port.
+    pub public_url: Option<PublicUrl>,
+    /// Peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<Network>,
+    pub tls_handshake_timeout: Duration,
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
     pub body_limit: u64,
     pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub certificate: CertificateSource,
+    /// Names the self-signed certificate is made for: the public host,
+    /// the listening address if it is a specific one, and localhost.
+    pub self_signed_names: Vec<String>,
+    pub hsts_include_subdomains: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateSource {
+    /// The operator's PEM files (`tls.certs`, `tls.key`), e.g. certbot's.
+    Files { certs: PathBuf, key: PathBuf },
+    /// A self-signed pair generated on first boot into this directory.
+    SelfSigned { dir: PathBuf },
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +139,7 @@ impl Config {
     fn validate(
         rocket: rocket::Config,
         raw: RawNotes,
+        tls: Option<RawTls>,
         source_file: Option<PathBuf>,
     ) -> Result<Self, ConfigError> {
         if raw.data_dir.as_os_str().is_empty() {
@@ -151,8 +182,58 @@ impl Config {
                 Err(invalid(key, format!("must be 1..={max} seconds, got {value}")))
             }
         };
+        let address = SocketAddr::new(rocket.address, rocket.port);
+        let redirect_address = match raw.http_port {
+            0 => None,
+            port if port == rocket.port && port != 0 => {
+                return Err(invalid("notes.http_port", format!("{port} is also the HTTPS port (`port`)")));
+            }
+            port => Some(SocketAddr::new(rocket.address, port)),
+        };
+        let public_url = match &raw.public_url {
+            Some(raw) => Some(PublicUrl::parse(raw).map_err(|m| invalid("notes.public_url", m))?),
+            None => None,
+        };
+        let trusted_proxies = raw
+            .trusted_proxies
+            .iter()
+            .map(|network| Network::parse(network))
+            .collect::<Result<_, _>>()
+            .map_err(|m| invalid("notes.trusted_proxies", m))?;
+        let certificate = match tls {
+            Some(RawTls { certs, key }) => {
+                for (key_name, path) in [("tls.certs", &certs), ("tls.key", &key)] {
+                    if !path.is_file() {
+                        return Err(invalid(key_name, format!("{} is not a readable file", path.display())));
+                    }
+                }
+                CertificateSource::Files { certs, key }
+            }
+            None => CertificateSource::SelfSigned { dir: raw.data_dir.join("tls") },
+        };
+        let mut self_signed_names = Vec::new();
+        if let Some(url) = &public_url {
+            self_signed_names.push(url.host().to_owned());
+        }
+        if !rocket.address.is_unspecified() {
+            self_signed_names.push(rocket.address.to_string());
+        }
+        for name in ["localhost", "127.0.0.1", "::1"] {
+            if !self_signed_names.iter().any(|n| n == name) {
+                self_signed_names.push(name.to_owned());
+            }
+        }
+        let tls = TlsConfig {
+            certificate,
+            self_signed_names,
+            hsts_include_subdomains: raw.hsts_include_subdomains,
+        };
         let listen = ListenConfig {
-            address: SocketAddr::new(rocket.address, rocket.port),
+            address,
+            redirect_address,
+            public_url,
+            trusted_proxies,
+            tls_handshake_timeout: seconds("notes.tls_handshake_timeout", raw.tls_handshake_timeout, 3600)?,
             header_read_timeout: seconds("notes.header_read_timeout", raw.header_read_timeout, 3600)?,
             body_read_timeout: seconds("notes.body_read_timeout", raw.body_read_timeout, 3600)?,
             idle_timeout: seconds("notes.idle_timeout", raw.idle_timeout, 86_400)?,
@@ -173,6 +254,7 @@ impl Config {
         };
         Ok(Self {
             listen,
+            tls,
             data_dir: raw.data_dir,
             database: DatabaseConfig {
                 url,
@@ -195,7 +277,14 @@ impl Config {
         struct Shown<'a> {
             address: IpAddr,
             port: u16,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tls: Option<ShownTls<'a>>,
             notes: ShownNotes<'a>,
+        }
+        #[derive(Serialize)]
+        struct ShownTls<'a> {
+            certs: &'a Path,
+            key: &'a Path,
         }
         #[derive(Serialize)]
         struct ShownNotes<'a> {
@@ -212,11 +301,21 @@ impl Config {
             max_connections: usize,
             body_limit: String,
             shutdown_grace: u64,
+            tls_handshake_timeout: u64,
+            http_port: u16,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            public_url: Option<String>,
+            hsts_include_subdomains: bool,
+            trusted_proxies: Vec<String>,
         }
         let listen = &self.listen;
         let shown = Shown {
             address: listen.address.ip(),
             port: listen.address.port(),
+            tls: match &self.tls.certificate {
+                CertificateSource::Files { certs, key } => Some(ShownTls { certs, key }),
+                CertificateSource::SelfSigned { .. } => None,
+            },
             notes: ShownNotes {
                 data_dir: &self.data_dir,
                 database_url: self.database.url.redacted(),
@@ -231,6 +330,11 @@ impl Config {
                 max_connections: listen.max_connections,
                 body_limit: ByteUnit::from(listen.body_limit).to_string(),
                 shutdown_grace: listen.shutdown_grace.as_secs(),
+                tls_handshake_timeout: listen.tls_handshake_timeout.as_secs(),
+                http_port: listen.redirect_address.map_or(0, |a| a.port()),
+                public_url: listen.public_url.as_ref().map(ToString::to_string),
+                hsts_include_subdomains: self.tls.hsts_include_subdomains,
+                trusted_proxies: listen.trusted_proxies.iter().map(ToString::to_string).collect(),
             },
         };
         let source = match &self.source_file {

@@ -67,6 +67,20 @@ pub(super) struct RawNotes {
     pub(super) max_connections: usize,
     pub(super) body_limit: ByteUnit,
     pub(super) shutdown_grace: u64,
+    pub(super) tls_handshake_timeout: u64,
+    pub(super) http_port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) public_url: Option<String>,
+    pub(super) hsts_include_subdomains: bool,
+    pub(super) trusted_proxies: Vec<String>,
+}
+
+/// Rocket's `tls` table: `certs` (a PEM chain) and `key` (a PEM private key).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub(super) certs: PathBuf,
+    pub(super) key: PathBuf,
 }
 
 impl Default for RawNotes {
@@ -86,6 +100,11 @@ impl Default for RawNotes {
             max_connections: 1024,
             body_limit: ByteUnit::Mebibyte(1),
             shutdown_grace: 10,
+            tls_handshake_timeout: 10,
+            http_port: 8080,
+            public_url: None,
+            hsts_include_subdomains: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -97,6 +116,9 @@ struct Defaults {
     port: u16,
     /// No `Server: Rocket` header: the server does not advertise itself.
     ident: bool,
+    /// Rocket would take the client address from `X-Real-IP`, which any
+    /// client can send; the listener decides it (see `notes.trusted_proxies`).
+    ip_header: bool,
     notes: RawNotes,
 }
 
@@ -138,8 +160,9 @@ impl Sources {
     fn defaults() -> Figment {
         let defaults = Defaults {
             address: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 8080,
+            port: 8443,
             ident: false,
+            ip_header: false,
             notes: RawNotes::default(),
         };
         Figment::from(rocket::Config::default()).merge(Serialized::defaults(defaults))
@@ -173,9 +196,10 @@ impl Sources {
         #[derive(Deserialize)]
         struct App {
             notes: RawNotes,
+            tls: Option<RawTls>,
         }
-        let App { notes: raw } = self.figment.extract()?;
-        Config::validate(rocket, raw, self.file.clone()).map_err(|error| match error {
+        let App { notes: raw, tls } = self.figment.extract()?;
+        Config::validate(rocket, raw, tls, self.file.clone()).map_err(|error| match error {
             ConfigError::Invalid { key, message } => {
                 let message = match self.figment.find_metadata(key) {
                     Some(metadata) => format!("{message} (set in {})", origin(metadata, key)),

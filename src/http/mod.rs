@@ -10,3 +10,4 @@ pub mod health;
 pub mod json;
 pub mod notes;
 pub mod openapi;
+pub mod security;

@@ -1,5 +1,6 @@
-//! One client connection: HTTP/1.1 or HTTP/2 (h2c, by prior knowledge),
-//! with our own header-read and idle timeouts.
+//! One client connection, after its TLS handshake: HTTP/1.1 or HTTP/2 (by
+//! ALPN over TLS, or by prior knowledge), with our own header-read and idle
+//! timeouts.
 //!
 //! hyper's HTTP/1 header timer also runs while a keep-alive connection
 //! waits for its next request, which would make the idle timeout equal to
@@ -18,33 +19,35 @@ use std::task::{Context, Poll};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use rocket::local::asynchronous::Client;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tokio::sync::{Notify, OwnedSemaphorePermit, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
-use super::dispatch;
+use super::{Shared, dispatch};
 use crate::config::ListenConfig;
 
-pub(super) async fn run(
-    stream: TcpStream,
+/// Serves requests on `stream`; `https` says whether it is the TLS
+/// listener (else the plain one, which only redirects).
+pub(super) async fn run<S>(
+    stream: S,
     peer: SocketAddr,
-    app: Arc<Client>,
-    settings: Arc<ListenConfig>,
-    mut stopping: watch::Receiver<bool>,
+    https: bool,
+    shared: Arc<Shared>,
     _slot: OwnedSemaphorePermit,
-) {
-    let _ = stream.set_nodelay(true);
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched { inner: stream, activity: activity.clone() });
+    let mut stopping = shared.stopping.clone();
+    let settings = &shared.settings;
     let service = {
-        let (activity, settings) = (activity.clone(), settings.clone());
+        let (activity, shared) = (activity.clone(), shared.clone());
         service_fn(move |request| {
             let in_flight = activity.begin();
-            let (app, settings) = (app.clone(), settings.clone());
+            let shared = shared.clone();
             async move {
-                let response = dispatch::handle(request, &app, peer, &settings).await;
+                let response = dispatch::handle(request, &shared, peer, https).await;
                 drop(in_flight);
                 Ok::<_, Infallible>(response)
             }
@@ -57,7 +60,7 @@ pub(super) async fn run(
     tokio::pin!(connection);
     let mut draining = false;
     loop {
-        let deadline = activity.deadline(&settings);
+        let deadline = activity.deadline(settings);
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
@@ -66,7 +69,7 @@ pub(super) async fn run(
                 return;
             }
             () = activity.request_started.notified() => {}
-            () = tokio::time::sleep_until(deadline) => match activity.expired(&settings) {
+            () = tokio::time::sleep_until(deadline) => match activity.expired(settings) {
                 Some(Expired::Header) => {
                     tracing::debug!(client = %peer, "closing a connection that did not send a whole request in time");
                     return;

@@ -1,8 +1,9 @@
 //! One request: read the body within its limits, hand the request to the
 //! Rocket application in-process, turn Rocket's response into hyper's, and
-//! write the access-log line.
+//! write the access-log line. On the plain-HTTP listener, everything but
+//! `/healthz` is redirected to HTTPS instead.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use bytes::Bytes;
@@ -17,21 +18,34 @@ use rocket::http::{Header, Method};
 use rocket::local::asynchronous::Client;
 use tokio::time::Instant;
 
-use crate::config::ListenConfig;
+use super::{Shared, redirect};
+use crate::config::{ListenConfig, Network};
 use crate::error::error_body;
 use crate::http::catchers::allowed_methods;
 
 pub(super) async fn handle(
     request: Request<Incoming>,
-    app: &Client,
+    shared: &Shared,
     peer: SocketAddr,
-    settings: &ListenConfig,
+    https: bool,
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let response = match forward(request, app, peer, settings).await {
-        Ok(response) | Err(response) => response,
+    let client = client_address(peer.ip(), request.headers(), &shared.settings.trusted_proxies);
+    let settings = &shared.settings;
+    let result = if https || redirect::serves_locally(&request) {
+        forward(request, &shared.app, SocketAddr::new(client, peer.port()), settings).await
+    } else {
+        Err(redirect::to_https(&request, settings))
+    };
+    let response = match result {
+        Ok(response) => response,
+        Err(mut response) => {
+            // Made here, not by the application: its fairing did not see it.
+            shared.headers.apply(response.headers_mut());
+            response
+        }
     };
     let bytes = hyper::body::Body::size_hint(response.body()).exact().unwrap_or_default();
     tracing::info!(
@@ -41,10 +55,38 @@ pub(super) async fn handle(
         status = response.status().as_u16(),
         bytes,
         duration_ms = started.elapsed().as_micros() as f64 / 1000.0,
-        client = %peer.ip(),
+        client = %client,
         "request"
     );
     response
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy;
+/// then the nearest address in `X-Forwarded-For` that is not itself a
+/// trusted proxy (addresses further left could have been made up by the
+/// client).
+fn client_address(peer: IpAddr, headers: &hyper::HeaderMap, trusted: &[Network]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|network| network.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|hop| hop.trim().parse::<IpAddr>())
+        .collect::<Vec<_>>();
+    let mut client = peer;
+    for hop in forwarded.into_iter().rev() {
+        match hop {
+            Ok(ip) if is_trusted(ip) => client = ip,
+            Ok(ip) => return ip,
+            // A hop that is not an address: nothing to its left can be believed.
+            Err(_) => return client,
+        }
+    }
+    client
 }
 
 /// The application's response, or one made here when the request never
@@ -147,7 +189,7 @@ fn unknown_method(app: &Client, parts: &hyper::http::request::Parts) -> Response
     response
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+pub(super) fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
     let body = error_body(code, message);
     let length = body.len();
     let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -156,4 +198,38 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>>
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn client(peer: &str, forwarded: &[&str], trusted: &[&str]) -> String {
+        let mut headers = hyper::HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        let trusted: Vec<Network> = trusted.iter().map(|n| Network::parse(n).unwrap()).collect();
+        client_address(peer.parse().unwrap(), &headers, &trusted).to_string()
+    }
+
+    #[test]
+    fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
+        // No trusted proxies: the header is ignored.
+        assert_eq!(client("203.0.113.9", &["198.51.100.1"], &[]), "203.0.113.9");
+        // An untrusted peer cannot claim another address.
+        assert_eq!(client("203.0.113.9", &["198.51.100.1"], &["10.0.0.0/8"]), "203.0.113.9");
+        // A trusted proxy: the address it saw.
+        assert_eq!(client("10.0.0.2", &["198.51.100.1"], &["10.0.0.0/8"]), "198.51.100.1");
+        // Entries the client wrote itself (further left) are not believed.
+        assert_eq!(client("10.0.0.2", &["6.6.6.6, 198.51.100.1"], &["10.0.0.0/8"]), "198.51.100.1");
+        assert_eq!(client("10.0.0.2", &["6.6.6.6", "198.51.100.1"], &["10.0.0.0/8"]), "198.51.100.1");
+        // A chain of trusted proxies is walked through.
+        assert_eq!(client("10.0.0.2", &["198.51.100.1, 10.0.0.7"], &["10.0.0.0/8"]), "198.51.100.1");
+        // Garbage stops the walk at the last trusted hop.
+        assert_eq!(client("10.0.0.2", &["198.51.100.1, junk"], &["10.0.0.0/8"]), "10.0.0.2");
+        // No header: the proxy itself.
+        assert_eq!(client("10.0.0.2", &[], &["10.0.0.0/8"]), "10.0.0.2");
+    }
 }

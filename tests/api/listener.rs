@@ -1,6 +1,6 @@
-//! The listener, over real sockets in this process. These test connection
-//! handling, which does not depend on the database, so they run on SQLite
-//! only.
+//! The listeners, over real sockets and real TLS in this process: the HTTPS
+//! one and the plain one that redirects. These test connection handling,
+//! which does not depend on the database, so they run on SQLite only.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -10,39 +10,68 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use notes_appliance::app::build_rocket;
 use notes_appliance::config::Sources;
-use notes_appliance::listener;
+use notes_appliance::listener::{self, Endpoint};
+use notes_appliance::tls::Certificates;
 use rocket::local::asynchronous::Client;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
 
 use crate::helpers::*;
+use crate::tls;
 
-struct TestServer {
-    address: SocketAddr,
+pub struct TestServer {
+    /// The HTTPS listener.
+    pub address: SocketAddr,
+    /// The plain-HTTP listener that redirects.
+    pub plain: SocketAddr,
+    pub certificates: std::sync::Arc<Certificates>,
+    certificate: std::path::PathBuf,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
 
 impl TestServer {
-    /// Serves `app`'s database on a free loopback port with changed settings.
-    async fn start(app: &TestApp, configure: impl FnOnce(Sources) -> Sources) -> Self {
+    /// Serves `app`'s database on free loopback ports with changed settings,
+    /// with a self-signed certificate in the test's data directory.
+    pub async fn start(app: &TestApp, configure: impl FnOnce(Sources) -> Sources) -> Self {
         let sources = configure(app.store.sources().set("port", 0));
         let config = sources.load().unwrap();
+        let (certificates, _) = Certificates::load(&config.tls).unwrap();
         let tcp = listener::bind(config.listen.address).unwrap();
         let address = tcp.local_addr().unwrap();
-        let settings = config.listen.clone();
+        let plain_tcp = listener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let plain = plain_tcp.local_addr().unwrap();
+        let mut settings = config.listen.clone();
+        settings.address = address;
+        let certificate = tls::certificate_in(&config.data_dir);
+        let endpoints =
+            vec![Endpoint::https(tcp, certificates.server_config().unwrap()), Endpoint::redirect(plain_tcp)];
         let client =
             Client::untracked(build_rocket(sources.figment().clone(), config, app.db.clone())).await.unwrap();
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(listener::serve(tcp, client, settings, async {
+        let task = tokio::spawn(listener::serve(endpoints, client, settings, async {
             let _ = stopped.await;
         }));
-        Self { address, stop, task }
+        Self { address, plain, certificates, certificate, stop, task }
     }
 
-    async fn shutdown(self) {
+    /// A TLS 1.3/1.2 HTTP/1.1 connection that trusts the server's certificate.
+    pub async fn connect(&self) -> TlsStream<TcpStream> {
+        tls::connect(self.address, self.client()).await.unwrap()
+    }
+
+    pub fn client(&self) -> std::sync::Arc<rustls::ClientConfig> {
+        tls::http1_client(&self.certificate)
+    }
+
+    pub fn certificate_file(&self) -> &std::path::Path {
+        &self.certificate
+    }
+
+    pub async fn shutdown(self) {
         let _ = self.stop.send(());
         tokio::time::timeout(Duration::from_secs(15), self.task).await.expect("server stops").unwrap();
     }
@@ -50,13 +79,13 @@ impl TestServer {
 
 /// Sends raw bytes and reads until the server closes or a whole response
 /// (by Content-Length) has arrived.
-async fn exchange(stream: &mut TcpStream, request: &[u8]) -> String {
+pub async fn exchange(stream: &mut (impl AsyncRead + AsyncWrite + Unpin), request: &[u8]) -> String {
     stream.write_all(request).await.unwrap();
     read_response(stream, !request.starts_with(b"HEAD ")).await
 }
 
 /// Reads one response; `with_body` is false for the answer to a HEAD.
-async fn read_response(stream: &mut TcpStream, with_body: bool) -> String {
+pub async fn read_response(stream: &mut (impl AsyncRead + Unpin), with_body: bool) -> String {
     let mut received = Vec::new();
     let mut buffer = [0u8; 8192];
     loop {
@@ -88,18 +117,18 @@ async fn read_response(stream: &mut TcpStream, with_body: bool) -> String {
 }
 
 /// Whether the server closes the connection within `within`.
-async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+pub async fn closed_within(stream: &mut (impl AsyncRead + Unpin), within: Duration) -> bool {
     let mut buffer = [0u8; 1024];
     matches!(tokio::time::timeout(within, stream.read(&mut buffer)).await, Ok(Ok(0) | Err(_)))
 }
 
-const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
+pub const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_trickling_headers_is_cut_off_while_others_are_served() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let server = TestServer::start(&app, |s| s.set("notes.header_read_timeout", 3)).await;
-    let mut slow = TcpStream::connect(server.address).await.unwrap();
+    let mut slow = server.connect().await;
     let started = Instant::now();
     let trickle = async {
         for byte in b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
@@ -111,7 +140,7 @@ async fn a_client_trickling_headers_is_cut_off_while_others_are_served() {
     };
     let others = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let mut fast = TcpStream::connect(server.address).await.unwrap();
+        let mut fast = server.connect().await;
         let asked = Instant::now();
         let response = exchange(&mut fast, HEALTHZ).await;
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
@@ -135,7 +164,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout_but_not_
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let server =
         TestServer::start(&app, |s| s.set("notes.idle_timeout", 2).set("notes.header_read_timeout", 1)).await;
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let mut stream = server.connect().await;
 
     assert!(exchange(&mut stream, HEALTHZ).await.starts_with("HTTP/1.1 200"));
     // Longer than the header timeout: idle is not the same as slow.
@@ -158,13 +187,13 @@ async fn connections_beyond_the_cap_wait_until_a_slot_frees() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let server =
         TestServer::start(&app, |s| s.set("notes.max_connections", 2).set("notes.idle_timeout", 1)).await;
-    let mut first = TcpStream::connect(server.address).await.unwrap();
-    let mut second = TcpStream::connect(server.address).await.unwrap();
+    let mut first = server.connect().await;
+    let mut second = server.connect().await;
     assert!(exchange(&mut first, HEALTHZ).await.starts_with("HTTP/1.1 200"));
     assert!(exchange(&mut second, HEALTHZ).await.starts_with("HTTP/1.1 200"));
 
     let waited = Instant::now();
-    let mut third = TcpStream::connect(server.address).await.unwrap();
+    let mut third = server.connect().await;
     let response = exchange(&mut third, HEALTHZ).await;
 
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
@@ -183,7 +212,7 @@ async fn bodies_over_the_limit_are_413_whether_declared_or_streamed() {
     let alice = app.user("alice").await;
     let server = TestServer::start(&app, |s| s.set("notes.body_limit", "4 KiB")).await;
 
-    let mut declared = TcpStream::connect(server.address).await.unwrap();
+    let mut declared = server.connect().await;
     let head = format!(
         "POST /api/notes HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
         alice.token
@@ -192,7 +221,7 @@ async fn bodies_over_the_limit_are_413_whether_declared_or_streamed() {
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
     assert!(response.contains(r#""code":"payload_too_large""#), "{response}");
 
-    let mut chunked = TcpStream::connect(server.address).await.unwrap();
+    let mut chunked = server.connect().await;
     let head = format!(
         "POST /api/notes HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
         alice.token
@@ -214,7 +243,7 @@ async fn a_body_that_never_arrives_is_408() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let alice = app.user("alice").await;
     let server = TestServer::start(&app, |s| s.set("notes.body_read_timeout", 1)).await;
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let mut stream = server.connect().await;
     let head = format!(
         "POST /api/notes HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\"",
         alice.token
@@ -231,7 +260,7 @@ async fn a_body_that_never_arrives_is_408() {
 async fn head_answers_with_the_get_length_and_no_body() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let server = TestServer::start(&app, |s| s).await;
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let mut stream = server.connect().await;
     let get = exchange(&mut stream, HEALTHZ).await;
     let head = exchange(&mut stream, b"HEAD /healthz HTTP/1.1\r\nHost: test\r\n\r\n").await;
     let length =
@@ -249,7 +278,7 @@ async fn a_204_has_no_content_length() {
     let alice = app.user("alice").await;
     let note = app.create_note(&alice, "doomed", "").await;
     let server = TestServer::start(&app, |s| s).await;
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let mut stream = server.connect().await;
     let request = format!(
         "DELETE /api/notes/{} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\r\n",
         note["id"], alice.token
@@ -262,15 +291,17 @@ async fn a_204_has_no_content_length() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http2_with_prior_knowledge_works() {
+async fn http2_is_negotiated_by_alpn() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let alice = app.user("alice").await;
     let server = TestServer::start(&app, |s| s).await;
-    let stream = TcpStream::connect(server.address).await.unwrap();
+    let h2 = tls::client(server.certificate_file(), &[&rustls::version::TLS13], &["h2", "http/1.1"]);
+    let stream = tls::connect(server.address, h2).await.unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
     let (mut sender, connection) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
     tokio::spawn(connection);
-    let request = hyper::Request::get(format!("http://{}/api/notes", server.address))
+    let request = hyper::Request::get(format!("https://localhost:{}/api/notes", server.address.port()))
         .header("Authorization", format!("Bearer {}", alice.token))
         .body(Empty::<Bytes>::new())
         .unwrap();
@@ -286,16 +317,16 @@ async fn http2_with_prior_knowledge_works() {
 async fn non_ascii_request_targets_and_unknown_methods_get_json_errors() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let server = TestServer::start(&app, |s| s).await;
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let mut stream = server.connect().await;
     let response =
         exchange(&mut stream, "GET /api/notes?q=배포 HTTP/1.1\r\nHost: t\r\n\r\n".as_bytes()).await;
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
     assert!(response.contains(r#""code":"bad_request""#), "{response}");
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let mut stream = server.connect().await;
     let response = exchange(&mut stream, b"QUERY /api/notes HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert!(response.starts_with("HTTP/1.1 405"), "{response}");
     assert!(response.to_ascii_lowercase().contains("allow: get, head, post"), "{response}");
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let mut stream = server.connect().await;
     let response = exchange(&mut stream, b"BREW /coffee HTTP/1.1\r\nHost: t\r\n\r\n").await;
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     server.shutdown().await;
@@ -308,7 +339,7 @@ async fn shutdown_lets_an_in_flight_request_finish_and_refuses_new_connections()
     let alice = app.user("alice").await;
     let server = TestServer::start(&app, |s| s).await;
     let address = server.address;
-    let mut stream = TcpStream::connect(address).await.unwrap();
+    let mut stream = server.connect().await;
     let body = r#"{"title":"in flight"}"#;
     let head = format!(
         "POST /api/notes HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",

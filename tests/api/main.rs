@@ -11,6 +11,10 @@ mod helpers;
 mod forwarder;
 #[path = "../support/postgres.rs"]
 mod postgres;
+// Shared with the CLI tests, which use all of it.
+#[allow(dead_code)]
+#[path = "../support/tls.rs"]
+mod tls;
 
 /// The embedded web UI: variants, caching, ETags, 404s; the build's rewriting.
 mod assets;
@@ -18,9 +22,12 @@ mod assets;
 mod auth;
 /// API responses compressed by `Accept-Encoding`.
 mod compression;
+/// The HTTPS edge: TLS versions and suites, the redirect, security headers,
+/// the handshake timeout, certificate reload.
+mod edge;
 /// `/healthz` and `/readyz`.
 mod health;
-/// The listener: body cap, timeouts, HEAD, HTTP/2, shutdown.
+/// The listener: body cap, timeouts, HEAD, HTTP/2 by ALPN, shutdown.
 mod listener;
 /// Listing order, paging with cursors and `Link` headers.
 mod listing;

@@ -143,3 +143,37 @@ fn the_database_url_can_come_from_a_file() {
     );
     both.fails_with(78, "not both");
 }
+
+#[test]
+fn edge_settings_are_checked_and_named() {
+    let sandbox = sandbox();
+    let file = |contents: &str| {
+        let mut command = with_file(&sandbox, contents);
+        command.env_remove("NOTES_HTTP_PORT");
+        command
+    };
+    let check = |contents: &str, message: &str| {
+        run(file(contents), &["config", "check"]).fails_with(78, message);
+    };
+    check("[default.notes]\npublic_url = \"http://notes.example.com\"\n", "notes.public_url");
+    check("[default.notes]\npublic_url = \"https://notes.example.com/app\"\n", "no path");
+    check("[default.notes]\ntrusted_proxies = [\"10.0.0.1/8\"]\n", "notes.trusted_proxies");
+    check("[default.notes]\ntrusted_proxies = \"10.0.0.0/8\"\n", "notes.trusted_proxies");
+    check("[default]\nport = 8443\n[default.notes]\nhttp_port = 8443\n", "notes.http_port");
+    check("[default.notes]\ntls_handshake_timeout = 0\n", "notes.tls_handshake_timeout");
+    check("[default.tls]\ncerts = \"missing.pem\"\nkey = \"missing.key\"\n", "tls.certs");
+    check("[default.tls]\ncerts = \"missing.pem\"\nkey = \"missing.key\"\nciphers = []\n", "tls.ciphers");
+
+    let shown = run(
+        file("[default.notes]\npublic_url = \"https://Notes.Example.com:443\"\ntrusted_proxies = [\"10.0.0.0/8\"]\n"),
+        &["config", "show"],
+    )
+    .success();
+    assert!(shown.stdout.contains("public_url = \"https://notes.example.com\""), "{}", shown.stdout);
+    assert!(shown.stdout.contains("trusted_proxies = [\"10.0.0.0/8\"]"), "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("port = 8443") && shown.stdout.contains("http_port = 8080"),
+        "{}",
+        shown.stdout
+    );
+}

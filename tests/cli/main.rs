@@ -11,11 +11,16 @@ mod forwarder;
 #[path = "../support/postgres.rs"]
 mod postgres;
 mod support;
+#[allow(dead_code)]
+#[path = "../support/tls.rs"]
+mod tls;
 
 /// `user` and `token`, and a script using the token against the server.
 mod admin;
 /// `config check|show` and configuration errors (exit 78).
 mod config;
+/// TLS certificates (generated, configured, reloaded), the redirect, proxies.
+mod edge;
 /// `migrate up|status`, concurrent migrations, an unreachable database.
 mod migrate;
 /// `serve`: boot, readiness, the access log, signals.

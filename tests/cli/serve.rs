@@ -65,13 +65,13 @@ both_backends!(
         let port = server.port.to_string();
 
         let up = sandbox.command().args(["healthcheck"]).env("ROCKET_PORT", &port).output().unwrap();
-        assert_eq!(Outcome::from(up).success().stdout.trim(), format!("ready: http://127.0.0.1:{port}/readyz"));
+        assert_eq!(Outcome::from(up).success().stdout.trim(), format!("ready: https://127.0.0.1:{port}/readyz"));
         sandbox.run(&["healthcheck", &server.url("/")]).success();
         sandbox.run(&["healthcheck", &server.url("/readyz")]).success();
 
         assert_eq!(server.stop("TERM"), Some(0));
-        sandbox.run(&["healthcheck", &format!("http://127.0.0.1:{port}")]).fails_with(1, "not ready");
-        sandbox.run(&["healthcheck", "ftp://example"]).fails_with(1, "only http:// URLs");
+        sandbox.run(&["healthcheck", &format!("https://127.0.0.1:{port}")]).fails_with(1, "not ready");
+        sandbox.run(&["healthcheck", "ftp://example"]).fails_with(1, "only https:// and http:// URLs");
     }
 );
 

@@ -1,10 +1,10 @@
 //! Running the binary: a temporary working directory (so that no
 //! `Rocket.toml` or environment of the developer leaks in), a server process
-//! that reports its port, and a small HTTP client.
+//! that reports its port, and a small HTTPS (and plain HTTP) client.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::postgres::PgDatabase;
+use crate::tls;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -58,6 +59,9 @@ impl Sandbox {
             .env_clear()
             .env("NOTES_DATA_DIR", self.dir.path().join("data"))
             .env("NOTES_DATABASE_URL", &self.database_url)
+            // Tests run in parallel: no plain-HTTP listener on the fixed
+            // default port unless a test asks for one.
+            .env("NOTES_HTTP_PORT", "0")
             .stdin(Stdio::null());
         command
     }
@@ -109,7 +113,10 @@ impl Sandbox {
             }
         });
         match port_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(port) => Server { child, port, log },
+            Ok(port) => {
+                let certificate = tls::certificate_in(&self.dir.path().join("data"));
+                Server { child, port, log, certificate }
+            }
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -124,9 +131,9 @@ pub fn unused_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// The port from the "listening on http://127.0.0.1:PORT" line (text or JSON logs).
+/// The port from the "listening on https://127.0.0.1:PORT" line (text or JSON logs).
 fn listening_port(line: &str) -> Option<u16> {
-    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
+    let rest = &line[line.find("listening on https://")? + "listening on https://".len()..];
     let address: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
     address.rsplit(':').next()?.parse().ok()
 }
@@ -169,6 +176,8 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     log: Arc<Mutex<String>>,
+    /// The certificate the server presents (generated in the data directory).
+    pub certificate: PathBuf,
 }
 
 impl Server {
@@ -177,11 +186,15 @@ impl Server {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("https://127.0.0.1:{}{path}", self.port)
     }
 
+    /// One HTTPS request on a new connection, trusting the server's certificate.
     pub fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> HttpReply {
-        http(self.port, method, path, token, body)
+        let request = request_bytes(self.port, method, path, token, body);
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let response = tls::blocking_exchange(address, tls::http1_client(&self.certificate), &request);
+        HttpReply::parse(&response)
     }
 
     /// Sends `signal` and returns the exit code (within 15 s).
@@ -227,6 +240,13 @@ pub struct HttpReply {
 }
 
 impl HttpReply {
+    fn parse(response: &[u8]) -> Self {
+        let response = String::from_utf8_lossy(response);
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        HttpReply { status, head: head.to_owned(), body: body.to_owned() }
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
     }
@@ -240,10 +260,17 @@ impl HttpReply {
     }
 }
 
-/// One HTTP/1.1 request on a new connection.
+/// One plain HTTP/1.1 request on a new connection.
 pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> HttpReply {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(&request_bytes(port, method, path, token, body)).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    HttpReply::parse(&response)
+}
+
+fn request_bytes(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> Vec<u8> {
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     if let Some(token) = token {
         request.push_str(&format!("Authorization: Bearer {token}\r\n"));
@@ -253,12 +280,7 @@ pub fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Opti
     }
     request.push_str("\r\n");
     request.push_str(body.unwrap_or_default());
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    HttpReply { status, head: head.to_owned(), body: body.to_owned() }
+    request.into_bytes()
 }
 
 /// Runs a test body on SQLite and on PostgreSQL.

@@ -1,0 +1,97 @@
+//! The security headers: one fairing puts them on every response the
+//! application makes, and the listener puts the same set on the few it
+//! makes itself (redirects, refusals before routing), so that no response
+//! leaves without them. Values follow the OWASP Secure Headers Project.
+
+use std::sync::Arc;
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::Header;
+use rocket::{Request, Response};
+
+/// The policy for everything this service serves. The web UI loads its
+/// scripts, styles, images and API calls from its own origin only, has no
+/// inline script or style, and is never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self'; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'; upgrade-insecure-requests";
+
+/// Every powerful browser feature off: a notes app needs none of them.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), \
+    cross-origin-isolated=(), display-capture=(), encrypted-media=(), fullscreen=(), \
+    geolocation=(), gyroscope=(), keyboard-map=(), magnetometer=(), microphone=(), midi=(), \
+    payment=(), picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), \
+    sync-xhr=(), usb=(), web-share=(), xr-spatial-tracking=(), clipboard-read=(), \
+    gamepad=(), hid=(), idle-detection=(), interest-cohort=(), serial=(), unload=()";
+
+/// HSTS for one year, the minimum for browsers' preload lists.
+const HSTS_MAX_AGE: u32 = 31_536_000;
+
+/// The headers, shared by the fairing and the listener.
+#[derive(Debug, Clone)]
+pub struct SecurityHeaders {
+    headers: Arc<[(&'static str, String)]>,
+}
+
+impl SecurityHeaders {
+    pub fn new(hsts_include_subdomains: bool) -> Self {
+        let hsts = if hsts_include_subdomains {
+            format!("max-age={HSTS_MAX_AGE}; includeSubDomains")
+        } else {
+            format!("max-age={HSTS_MAX_AGE}")
+        };
+        let headers = [
+            // Browsers ignore HSTS over plain HTTP (and on the redirect), so
+            // sending it everywhere is harmless and keeps one rule.
+            ("Strict-Transport-Security", hsts),
+            ("Content-Security-Policy", CONTENT_SECURITY_POLICY.to_owned()),
+            ("X-Content-Type-Options", "nosniff".to_owned()),
+            // For browsers that predate `frame-ancestors`.
+            ("X-Frame-Options", "DENY".to_owned()),
+            ("Referrer-Policy", "no-referrer".to_owned()),
+            ("Permissions-Policy", PERMISSIONS_POLICY.to_owned()),
+            ("Cross-Origin-Opener-Policy", "same-origin".to_owned()),
+            ("Cross-Origin-Resource-Policy", "same-origin".to_owned()),
+            ("Cross-Origin-Embedder-Policy", "require-corp".to_owned()),
+            ("X-Permitted-Cross-Domain-Policies", "none".to_owned()),
+        ];
+        Self { headers: headers.into() }
+    }
+
+    /// Name and value of each header.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.headers.iter().map(|(name, value)| (*name, value.as_str()))
+    }
+
+    /// Puts the headers on a response the listener makes itself.
+    pub fn apply(&self, headers: &mut hyper::HeaderMap) {
+        for (name, value) in self.iter() {
+            if let Ok(value) = hyper::header::HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        }
+        if !headers.contains_key(hyper::header::CACHE_CONTROL) {
+            headers.insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static(NO_STORE));
+        }
+    }
+}
+
+const NO_STORE: &str = "no-store";
+
+#[rocket::async_trait]
+impl Fairing for SecurityHeaders {
+    fn info(&self) -> Info {
+        Info { name: "Security headers", kind: Kind::Response }
+    }
+
+    async fn on_response<'r>(&self, _request: &'r Request<'_>, response: &mut Response<'r>) {
+        for (name, value) in self.iter() {
+            response.set_header(Header::new(name, value.to_owned()));
+        }
+        // API answers hold private notes: no cache may keep them. Routes
+        // that may be cached (the embedded assets) say so themselves.
+        if !response.headers().contains("Cache-Control") {
+            response.set_header(Header::new("Cache-Control", NO_STORE));
+        }
+    }
+}
