@@ -11,9 +11,9 @@
 use std::borrow::Cow;
 use std::io::Cursor;
 
+use rocket::http::Status;
 use rocket::http::uri::fmt::Path;
 use rocket::http::uri::{Origin, Segments};
-use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::{Route, get, routes};

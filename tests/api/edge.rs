@@ -5,6 +5,13 @@
 
 use std::time::{Duration, Instant};
 
+use std::io::Read;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::HeaderMap;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use notes_appliance::http::assets::MANIFEST;
 use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -284,6 +291,93 @@ async fn a_reload_serves_the_new_certificate_to_new_connections_and_keeps_open_o
     let mut still = tls::connect(server.address, tls::http1_client(&trusted)).await.unwrap();
     assert_eq!(served_certificate(&still), new);
     assert!(exchange(&mut still, HEALTHZ).await.starts_with("HTTP/1.1 200"));
+    server.shutdown().await;
+    app.teardown().await;
+}
+
+/// One GET over a new HTTP/2 connection (negotiated by ALPN).
+async fn h2_get(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> (u16, HeaderMap, Bytes) {
+    let client = tls::client(server.certificate_file(), &[&rustls::version::TLS13], &["h2"]);
+    let stream = tls::connect(server.address, client).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    let mut request = hyper::Request::get(format!("https://localhost:{}{path}", server.address.port()));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender.send_request(request.body(Empty::<Bytes>::new()).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    (parts.status.as_u16(), parts.headers, body.collect().await.unwrap().to_bytes())
+}
+
+fn decoded(encoding: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match encoding {
+        Some("br") => brotli::Decompressor::new(body, 4096).read_to_end(&mut out).map(drop).unwrap(),
+        Some("gzip") => flate2::read::GzDecoder::new(body).read_to_end(&mut out).map(drop).unwrap(),
+        None => out.extend_from_slice(body),
+        Some(other) => panic!("unexpected encoding {other}"),
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_script_comes_over_https_in_every_encoding_with_etags_and_304s() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let server = TestServer::start(&app, |s| s).await;
+    let script = MANIFEST
+        .iter()
+        .filter(|a| a.path.ends_with(".js") || a.path.ends_with(".mjs"))
+        .max_by_key(|a| std::fs::metadata(format!("static/{}", a.path)).unwrap().len())
+        .unwrap();
+    let original = std::fs::read(format!("static/{}", script.path)).unwrap();
+    for (accept, expected) in
+        [("br, gzip", Some("br")), ("gzip;q=1, br;q=0.5", Some("gzip")), ("identity", None)]
+    {
+        let (status, headers, body) = h2_get(&server, &script.url(), &[("accept-encoding", accept)]).await;
+        assert_eq!(status, 200);
+        let encoding = headers.get("content-encoding").map(|v| v.to_str().unwrap());
+        assert_eq!(encoding, expected, "{accept}");
+        assert_eq!(headers["content-length"].to_str().unwrap(), body.len().to_string());
+        assert_eq!(decoded(encoding, &body), original, "{accept} decodes to the file");
+        assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
+        assert_eq!(headers["vary"], "Accept-Encoding");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(headers["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+
+        let etag = headers["etag"].to_str().unwrap().to_owned();
+        let (status, again, body) =
+            h2_get(&server, &script.url(), &[("accept-encoding", accept), ("if-none-match", &etag)]).await;
+        assert_eq!(status, 304, "{accept}");
+        assert!(body.is_empty());
+        assert_eq!(again["etag"].to_str().unwrap(), etag);
+    }
+    server.shutdown().await;
+    app.teardown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_answers_over_a_kibibyte_come_compressed_over_https() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let alice = app.user("alice").await;
+    for n in 0..20 {
+        app.create_note(&alice, &format!("Note {n}"), "a body long enough to make the list pass a kibibyte")
+            .await;
+    }
+    let server = TestServer::start(&app, |s| s).await;
+    let auth = format!("Bearer {}", alice.token);
+    let (_, plain_headers, plain) = h2_get(&server, "/api/notes", &[("authorization", &auth)]).await;
+    assert!(plain.len() > 1024 && !plain_headers.contains_key("content-encoding"));
+    for encoding in ["br", "gzip"] {
+        let (status, headers, body) =
+            h2_get(&server, "/api/notes", &[("authorization", &auth), ("accept-encoding", encoding)]).await;
+        assert_eq!(status, 200);
+        assert_eq!(headers["content-encoding"], encoding);
+        assert!(body.len() < plain.len());
+        assert_eq!(decoded(Some(encoding), &body), plain.to_vec());
+        assert_eq!(headers["cache-control"], "no-store");
+    }
     server.shutdown().await;
     app.teardown().await;
 }
