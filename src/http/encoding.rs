@@ -80,8 +80,9 @@ impl AcceptEncoding {
 
     /// The coding to send, among `offered` (identity is always available).
     ///
-    /// The highest quality wins; on a tie brotli beats gzip and both beat
-    /// identity, the smaller response being better for both sides. Identity
+    /// The highest quality wins; on a tie the coding earlier in `offered`
+    /// wins, and both beat identity, the smaller response being better for
+    /// both sides. Identity
     /// that the header does not mention is acceptable but comes last: a
     /// client that sends `gzip;q=0.5` wants gzip. Without the header, or when
     /// the client accepts nothing offered (`*;q=0`, `identity;q=0` with
@@ -96,10 +97,8 @@ impl AcceptEncoding {
         };
         let star = explicit(&["*"]);
         let mut best = (Encoding::Identity, 0);
-        for encoding in [Encoding::Brotli, Encoding::Gzip, Encoding::Identity] {
-            if encoding != Encoding::Identity && !offered.contains(&encoding) {
-                continue;
-            }
+        let codings = offered.iter().copied().filter(|e| *e != Encoding::Identity);
+        for encoding in codings.chain([Encoding::Identity]) {
             let quality = match encoding {
                 Encoding::Brotli => explicit(&["br"]).or(star).unwrap_or(0),
                 Encoding::Gzip => explicit(&["gzip", "x-gzip"]).or(star).unwrap_or(0),
@@ -159,6 +158,9 @@ mod tests {
         assert_eq!(preferred("gzip, deflate, br, zstd", BOTH), Brotli);
         assert_eq!(preferred("br, gzip", BOTH), Brotli);
         assert_eq!(preferred("gzip;q=0.8, br;q=0.8", BOTH), Brotli);
+        // The server's order breaks ties: dynamic answers offer gzip first.
+        assert_eq!(preferred("br, gzip", &[Gzip, Brotli]), Gzip);
+        assert_eq!(preferred("br, gzip;q=0.5", &[Gzip, Brotli]), Brotli);
     }
 
     #[test]

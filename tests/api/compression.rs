@@ -102,7 +102,7 @@ both_backends!(
         assert!(plain.body.len() > MIN_SIZE, "{} bytes", plain.body.len());
         let expected: Value = serde_json::from_slice(&plain.body).unwrap();
 
-        for (accept, coding) in [("br", "br"), ("gzip", "gzip"), ("gzip, deflate, br", "br"), ("gzip;q=0.5, br;q=0.1", "gzip")] {
+        for (accept, coding) in [("br", "br"), ("gzip", "gzip"), ("gzip, deflate, br", "gzip"), ("br, gzip", "gzip"), ("gzip;q=0.9, br", "br"), ("gzip;q=0.5, br;q=0.1", "gzip")] {
             let reply = list(app, &alice, Some(accept)).await;
             assert_eq!(reply.status, Status::Ok);
             assert_eq!(reply.header("Content-Encoding"), Some(coding), "{accept}");
