@@ -15,7 +15,9 @@ const EX_CONFIG: u8 = 78;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match commands::run(cli) {
+    let outcome = commands::run(cli);
+    notes_appliance::telemetry::flush();
+    match outcome {
         Ok(code) => code,
         Err(error) if error.downcast_ref::<ConfigError>().is_some() => {
             eprintln!("notes-appliance: configuration error: {error:#}");
