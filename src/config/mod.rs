@@ -202,6 +202,7 @@ impl Config {
             .map_err(|m| invalid("notes.trusted_proxies", m))?;
         let certificate = match tls {
             Some(RawTls { certs, key }) => {
+                let (certs, key) = (certs.relative(), key.relative());
                 for (key_name, path) in [("tls.certs", &certs), ("tls.key", &key)] {
                     if !path.is_file() {
                         return Err(invalid(key_name, format!("{} is not a readable file", path.display())));

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::magic::RelativePathBuf;
 use figment::{Figment, Profile};
 use rocket::data::ByteUnit;
 use serde::{Deserialize, Serialize};
@@ -76,11 +77,12 @@ pub(super) struct RawNotes {
 }
 
 /// Rocket's `tls` table: `certs` (a PEM chain) and `key` (a PEM private key).
+/// As in Rocket, a relative path in a file is relative to that file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTls {
-    pub(super) certs: PathBuf,
-    pub(super) key: PathBuf,
+    pub(super) certs: RelativePathBuf,
+    pub(super) key: RelativePathBuf,
 }
 
 impl Default for RawNotes {

@@ -95,3 +95,28 @@ impl Fairing for SecurityHeaders {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hsts(headers: &SecurityHeaders) -> Option<&str> {
+        headers.iter().find(|(name, _)| *name == "Strict-Transport-Security").map(|(_, value)| value)
+    }
+
+    #[test]
+    fn hsts_lasts_a_year_with_subdomains_as_configured() {
+        assert_eq!(hsts(&SecurityHeaders::new(true)), Some("max-age=31536000; includeSubDomains"));
+        assert_eq!(hsts(&SecurityHeaders::new(false)), Some("max-age=31536000"));
+    }
+
+    #[test]
+    fn the_policy_allows_no_inline_script_and_no_framing() {
+        assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
+        for directive in
+            ["default-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'"]
+        {
+            assert!(CONTENT_SECURITY_POLICY.contains(directive), "{directive}");
+        }
+    }
+}

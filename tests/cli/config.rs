@@ -177,3 +177,20 @@ fn edge_settings_are_checked_and_named() {
         shown.stdout
     );
 }
+
+#[test]
+fn certificate_paths_in_a_file_are_relative_to_that_file() {
+    let sandbox = sandbox();
+    std::fs::create_dir(sandbox.path().join("conf")).unwrap();
+    std::fs::write(sandbox.path().join("conf/cert.pem"), "").unwrap();
+    std::fs::write(sandbox.path().join("conf/key.pem"), "").unwrap();
+    std::fs::write(
+        sandbox.path().join("conf/custom.toml"),
+        "[default.tls]\ncerts = \"cert.pem\"\nkey = \"key.pem\"\n",
+    )
+    .unwrap();
+    let mut command = sandbox.command();
+    command.args(["--config", "conf/custom.toml"]);
+    let shown = run(command, &["config", "show"]).success();
+    assert!(shown.stdout.contains("conf/cert.pem"), "{}", shown.stdout);
+}
