@@ -11,6 +11,8 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{ContentType, Header, Status};
 use rocket::{Request, Response};
 
+use tokio::io::AsyncReadExt;
+
 use crate::error::error_body;
 use crate::http::encoding::{AcceptEncoding, Encoding};
 
@@ -60,7 +62,8 @@ impl Fairing for Compression {
         let Some(coding) = encoding.content_coding() else {
             return;
         };
-        let body = match response.body_mut().to_bytes().await {
+        let mut body = Vec::with_capacity(response.body().preset_size().unwrap_or(0));
+        let body = match response.body_mut().read_to_end(&mut body).await.map(|_| body) {
             Ok(body) => body,
             Err(e) => {
                 tracing::error!(error = %e, "compression: cannot read the response body");

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use hyper::header::{CACHE_CONTROL, HeaderName, HeaderValue};
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Request, Response};
@@ -31,6 +32,8 @@ const HSTS_MAX_AGE: u32 = 31_536_000;
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders {
     headers: Arc<[(&'static str, String)]>,
+    /// The same, ready for the listener's responses.
+    prebuilt: Arc<[(HeaderName, HeaderValue)]>,
 }
 
 impl SecurityHeaders {
@@ -55,7 +58,13 @@ impl SecurityHeaders {
             ("Cross-Origin-Embedder-Policy", "require-corp".to_owned()),
             ("X-Permitted-Cross-Domain-Policies", "none".to_owned()),
         ];
-        Self { headers: headers.into() }
+        let prebuilt = headers
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((HeaderName::from_bytes(name.as_bytes()).ok()?, HeaderValue::from_str(value).ok()?))
+            })
+            .collect();
+        Self { headers: headers.into(), prebuilt }
     }
 
     /// Name and value of each header.
@@ -63,15 +72,20 @@ impl SecurityHeaders {
         self.headers.iter().map(|(name, value)| (*name, value.as_str()))
     }
 
-    /// Puts the headers on a response the listener makes itself.
+    /// Whether `name` is one of these headers.
+    pub fn covers(&self, name: &str) -> bool {
+        self.headers.iter().any(|(own, _)| own.eq_ignore_ascii_case(name))
+    }
+
+    /// Puts the headers on a response in the listener: one it makes itself,
+    /// or the application's (where copying the same values from Rocket's
+    /// response would only cost time).
     pub fn apply(&self, headers: &mut hyper::HeaderMap) {
-        for (name, value) in self.iter() {
-            if let Ok(value) = hyper::header::HeaderValue::from_str(value) {
-                headers.insert(name, value);
-            }
+        for (name, value) in self.prebuilt.iter() {
+            headers.insert(name.clone(), value.clone());
         }
-        if !headers.contains_key(hyper::header::CACHE_CONTROL) {
-            headers.insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static(NO_STORE));
+        if !headers.contains_key(CACHE_CONTROL) {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static(NO_STORE));
         }
     }
 }

@@ -16,10 +16,11 @@ use hyper::{Request, Response, StatusCode};
 use rocket::http::uri::Origin;
 use rocket::http::{Header, Method};
 use rocket::local::asynchronous::Client;
+use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
 use super::{Shared, redirect};
-use crate::config::{ListenConfig, Network};
+use crate::config::Network;
 use crate::error::error_body;
 use crate::http::catchers::allowed_methods;
 
@@ -35,7 +36,7 @@ pub(super) async fn handle(
     let client = client_address(peer.ip(), request.headers(), &shared.settings.trusted_proxies);
     let settings = &shared.settings;
     let result = if https || redirect::serves_locally(&request) {
-        forward(request, &shared.app, SocketAddr::new(client, peer.port()), settings).await
+        forward(request, shared, SocketAddr::new(client, peer.port())).await
     } else {
         Err(redirect::to_https(&request, settings))
     };
@@ -93,10 +94,10 @@ fn client_address(peer: IpAddr, headers: &hyper::HeaderMap, trusted: &[Network])
 /// reaches the application (`Err`).
 async fn forward(
     request: Request<Incoming>,
-    app: &Client,
+    shared: &Shared,
     peer: SocketAddr,
-    settings: &ListenConfig,
 ) -> Result<Response<Full<Bytes>>, Response<Full<Bytes>>> {
+    let (app, settings) = (&shared.app, &shared.settings);
     let (parts, body) = request.into_parts();
     let method = Method::from_str(parts.method.as_str()).map_err(|()| unknown_method(app, &parts))?;
     let limit = settings.body_limit;
@@ -152,6 +153,11 @@ async fn forward(
     let status = StatusCode::from_u16(dispatched.status().code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = Response::builder().status(status);
     for header in dispatched.headers().iter() {
+        // The application's fairing set these to the values `apply` puts
+        // below, already converted.
+        if shared.headers.covers(header.name().as_str()) {
+            continue;
+        }
         let name = HeaderName::from_bytes(header.name().as_str().as_bytes());
         let value = HeaderValue::from_str(header.value());
         if let (Ok(name), Ok(value)) = (name, value) {
@@ -161,10 +167,19 @@ async fn forward(
             }
         }
     }
+    if let Some(headers) = builder.headers_mut() {
+        shared.headers.apply(headers);
+    }
     // A HEAD response has no body but announces the length a GET would have;
     // 204 and 304 responses announce none.
     let preset = dispatched.body().preset_size();
-    let bytes = dispatched.into_bytes().await.unwrap_or_default();
+    // Read into a buffer of the announced size: growing one from empty
+    // would copy the body several times over.
+    let mut bytes = Vec::with_capacity(preset.unwrap_or(0));
+    let mut dispatched = dispatched;
+    if dispatched.read_to_end(&mut bytes).await.is_err() {
+        return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"));
+    }
     if !matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
         let length =
             if parts.method == hyper::Method::HEAD { preset.unwrap_or(bytes.len()) } else { bytes.len() };
