@@ -1,7 +1,9 @@
-//! The security headers: one fairing puts them on every response the
-//! application makes, and the listener puts the same set on the few it
-//! makes itself (redirects, refusals before routing), so that no response
-//! leaves without them. Values follow the OWASP Secure Headers Project.
+//! The security headers, defined once: as a fairing they go on every
+//! response the application makes (which is what in-process tests see), and
+//! the listener puts the same values, prebuilt, on every response it sends,
+//! including those it makes itself (redirects, refusals before routing), so
+//! that no response leaves without them. Values follow the OWASP Secure
+//! Headers Project.
 
 use std::sync::Arc;
 
