@@ -28,50 +28,49 @@ const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), \
     gamepad=(), hid=(), idle-detection=(), interest-cohort=(), serial=(), unload=()";
 
 /// HSTS for one year, the minimum for browsers' preload lists.
-const HSTS_MAX_AGE: u32 = 31_536_000;
+const HSTS_WITH_SUBDOMAINS: &str = "max-age=31536000; includeSubDomains";
+const HSTS: &str = "max-age=31536000";
 
 /// The headers, shared by the fairing and the listener.
 #[derive(Debug, Clone)]
 pub struct SecurityHeaders {
-    headers: Arc<[(&'static str, String)]>,
+    headers: Arc<[(&'static str, &'static str)]>,
     /// The same, ready for the listener's responses.
     prebuilt: Arc<[(HeaderName, HeaderValue)]>,
 }
 
 impl SecurityHeaders {
     pub fn new(hsts_include_subdomains: bool) -> Self {
-        let hsts = if hsts_include_subdomains {
-            format!("max-age={HSTS_MAX_AGE}; includeSubDomains")
-        } else {
-            format!("max-age={HSTS_MAX_AGE}")
-        };
+        let hsts = if hsts_include_subdomains { HSTS_WITH_SUBDOMAINS } else { HSTS };
+        // Static strings: the fairing sets them on every response without
+        // allocating.
         let headers = [
             // Browsers ignore HSTS over plain HTTP (and on the redirect), so
             // sending it everywhere is harmless and keeps one rule.
             ("Strict-Transport-Security", hsts),
-            ("Content-Security-Policy", CONTENT_SECURITY_POLICY.to_owned()),
-            ("X-Content-Type-Options", "nosniff".to_owned()),
+            ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+            ("X-Content-Type-Options", "nosniff"),
             // For browsers that predate `frame-ancestors`.
-            ("X-Frame-Options", "DENY".to_owned()),
-            ("Referrer-Policy", "no-referrer".to_owned()),
-            ("Permissions-Policy", PERMISSIONS_POLICY.to_owned()),
-            ("Cross-Origin-Opener-Policy", "same-origin".to_owned()),
-            ("Cross-Origin-Resource-Policy", "same-origin".to_owned()),
-            ("Cross-Origin-Embedder-Policy", "require-corp".to_owned()),
-            ("X-Permitted-Cross-Domain-Policies", "none".to_owned()),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "no-referrer"),
+            ("Permissions-Policy", PERMISSIONS_POLICY),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+            ("Cross-Origin-Embedder-Policy", "require-corp"),
+            ("X-Permitted-Cross-Domain-Policies", "none"),
         ];
         let prebuilt = headers
             .iter()
             .filter_map(|(name, value)| {
-                Some((HeaderName::from_bytes(name.as_bytes()).ok()?, HeaderValue::from_str(value).ok()?))
+                Some((HeaderName::from_bytes(name.as_bytes()).ok()?, HeaderValue::from_static(value)))
             })
             .collect();
         Self { headers: headers.into(), prebuilt }
     }
 
     /// Name and value of each header.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.headers.iter().map(|(name, value)| (*name, value.as_str()))
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'static str)> {
+        self.headers.iter().copied()
     }
 
     /// Whether `name` is one of these headers.
@@ -102,7 +101,7 @@ impl Fairing for SecurityHeaders {
 
     async fn on_response<'r>(&self, _request: &'r Request<'_>, response: &mut Response<'r>) {
         for (name, value) in self.iter() {
-            response.set_header(Header::new(name, value.to_owned()));
+            response.set_header(Header::new(name, value));
         }
         // API answers hold private notes: no cache may keep them. Routes
         // that may be cached (the embedded assets) say so themselves.
