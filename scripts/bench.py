@@ -402,7 +402,8 @@ def main():
         config, nginx_how = nginx_prepare(prefix, nginx_port, tls_dir, url, identity)
         nginx = nginx_start(prefix, config, nginx_port)
         workers = children(nginx.pid)
-        print(f"reference: nginx {nginx_version()} (Debian), {len(workers)} workers, {nginx_how}")
+        print(f"reference: nginx {nginx_version()} (Debian), {len(workers)} workers, {nginx_how}; "
+              "both servers log every request, buffered")
         print(f"asset: {url} ({found}; static/{path}, {len(identity):,} bytes); "
               f"Accept-Encoding: {ACCEPT} -> ours {encoding_of(port, trusted, url)}, "
               f"nginx {encoding_of(nginx_port, trusted, url)}")
