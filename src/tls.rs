@@ -57,7 +57,6 @@ pub fn provider() -> Arc<CryptoProvider> {
 #[derive(Debug)]
 pub struct Certificates {
     source: CertificateSource,
-    names: Vec<String>,
     current: RwLock<Arc<CertifiedKey>>,
 }
 
@@ -79,11 +78,7 @@ impl Certificates {
             CertificateSource::Files { certs, key } => load_files(certs, key, "configured")?,
             CertificateSource::SelfSigned { dir } => self_signed(dir, &config.self_signed_names)?,
         };
-        let certificates = Self {
-            source: config.certificate.clone(),
-            names: config.self_signed_names.clone(),
-            current: RwLock::new(Arc::new(key)),
-        };
+        let certificates = Self { source: config.certificate.clone(), current: RwLock::new(Arc::new(key)) };
         Ok((Arc::new(certificates), loaded))
     }
 
@@ -104,11 +99,6 @@ impl Certificates {
     /// The end-entity certificate currently served.
     pub fn current(&self) -> Arc<CertifiedKey> {
         self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    /// The names a generated certificate is made for.
-    pub fn names(&self) -> &[String] {
-        &self.names
     }
 
     /// The TLS settings of the HTTPS listener: TLS 1.3 and 1.2, the suites

@@ -185,7 +185,7 @@ impl Config {
         let address = SocketAddr::new(rocket.address, rocket.port);
         let redirect_address = match raw.http_port {
             0 => None,
-            port if port == rocket.port && port != 0 => {
+            port if port == rocket.port => {
                 return Err(invalid("notes.http_port", format!("{port} is also the HTTPS port (`port`)")));
             }
             port => Some(SocketAddr::new(rocket.address, port)),

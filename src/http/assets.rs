@@ -117,9 +117,7 @@ fn index() -> ApiResult<Served> {
 }
 
 /// Anything not in the manifest is the JSON 404 of every other error, never
-/// the page: a missing script must fail loudly. (The handler answers it
-/// rather than forwarding: the default catcher would see that this route
-/// takes GET and call the 404 a 405.) Lookups are exact matches against the
+/// the page: a missing script must fail loudly. Lookups are exact matches against the
 /// manifest, so `..` cannot reach outside it. Empty segments (which Rocket
 /// skips: `/static/app.js/`) and a decoded `/` (`%2F`) are refused so that
 /// one file has one address and relative URLs resolve as expected.
