@@ -10,6 +10,7 @@ use crate::cli::UserCommand;
 use crate::config::Config;
 use crate::domain::{Password, PasswordHash, Username};
 use crate::store;
+use crate::store::users::Account;
 
 pub async fn run(action: UserCommand, config: &Config) -> anyhow::Result<ExitCode> {
     // Read the password before touching the database, so that a prompt is
@@ -51,23 +52,23 @@ pub async fn run(action: UserCommand, config: &Config) -> anyhow::Result<ExitCod
                 let username = Username::parse(&username)?;
                 let hash = hash(password).await?;
                 anyhow::ensure!(
-                    store::users::set_password(&db, &username, hash).await?,
+                    store::users::set_password(&db, Account::Name(username.clone()), hash, None).await?,
                     "no user {username}"
                 );
-                println!("password of {username} changed");
+                println!("password of {username} changed; their browser sessions were ended");
             }
             UserCommand::Disable { username } => {
                 let username = Username::parse(&username)?;
                 anyhow::ensure!(
-                    store::users::set_disabled(&db, &username, true).await?,
+                    store::users::set_disabled(&db, Account::Name(username.clone()), true).await?,
                     "no user {username}"
                 );
-                println!("user {username} disabled; their tokens no longer work");
+                println!("user {username} disabled; their sessions and tokens no longer work");
             }
             UserCommand::Enable { username } => {
                 let username = Username::parse(&username)?;
                 anyhow::ensure!(
-                    store::users::set_disabled(&db, &username, false).await?,
+                    store::users::set_disabled(&db, Account::Name(username.clone()), false).await?,
                     "no user {username}"
                 );
                 println!("user {username} enabled");

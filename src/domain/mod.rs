@@ -4,11 +4,14 @@
 
 mod listing;
 mod note;
+mod secret;
+mod session;
 mod token;
 mod user;
 
 pub use listing::{Cursor, ListQuery, ListQueryError, Page, SearchQuery, SearchTerms, Start};
 pub use note::{NewNote, Note, NoteBody, NoteId, NotePatch, NoteTitle};
+pub use session::{Session, SessionSecret, SetupToken};
 pub use token::{ApiToken, TokenName, TokenSecret, TokenSummary};
 pub use user::{Password, PasswordHash, User, UserId, Username};
 

@@ -1,40 +1,30 @@
 use std::fmt;
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{ValidationError, reject_nul};
+use super::{ValidationError, reject_nul, secret};
 use crate::domain::UserId;
 
 /// The prefix makes a leaked token recognisable to secret scanners and people.
 const PREFIX: &str = "na_";
 
 /// An API token in clear: shown once when created, never stored. The
-/// database keeps its SHA-256, which is enough for 256 random bits (a slow
-/// password hash protects guessable secrets; these cannot be guessed).
+/// database keeps its SHA-256 (see [`secret`]).
 pub struct TokenSecret(String);
 
 impl TokenSecret {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        OsRng.fill_bytes(&mut bytes);
-        Self(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+        Self(format!("{PREFIX}{}", secret::random()))
     }
 
     /// Takes a token as presented by a client. Returns `None` for anything
     /// that cannot be a token, without touching the database.
     pub fn from_presented(raw: &str) -> Option<Self> {
-        let rest = raw.strip_prefix(PREFIX)?;
-        (rest.len() == 43 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-            .then(|| Self(raw.to_owned()))
+        secret::is_well_formed(raw.strip_prefix(PREFIX)?).then(|| Self(raw.to_owned()))
     }
 
     pub fn hash(&self) -> String {
-        let digest = Sha256::digest(self.0.as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        secret::sha256_hex(self.0.as_bytes())
     }
 
     pub fn expose(&self) -> &str {

@@ -6,4 +6,6 @@
 
 pub mod api_token;
 pub mod note;
+pub mod session;
+pub mod setup_token;
 pub mod user;

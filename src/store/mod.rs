@@ -7,6 +7,8 @@
 //! [`Db::write`]: crate::db::Db::write
 
 pub mod notes;
+pub mod sessions;
+pub mod setup;
 pub mod tokens;
 pub mod users;
 

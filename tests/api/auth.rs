@@ -2,6 +2,7 @@ use rocket::http::Status;
 
 use notes_appliance::domain::Username;
 use notes_appliance::store;
+use notes_appliance::store::users::Account;
 
 use crate::helpers::*;
 
@@ -63,14 +64,14 @@ both_backends!(
         let alice = app.user("alice").await;
         let name = Username::parse("alice").unwrap();
 
-        store::users::set_disabled(&app.db, &name, true).await.unwrap();
+        store::users::set_disabled(&app.db, Account::Name(name.clone()), true).await.unwrap();
         let reply = app.get("/api/notes", &alice).await;
         assert_unauthorized(&reply);
         assert!(reply.body.contains("disabled"), "{}", reply.body);
         let post = app.post("/api/notes", &alice, r#"{"title":"x"}"#).await;
         assert_unauthorized(&post);
 
-        store::users::set_disabled(&app.db, &name, false).await.unwrap();
+        store::users::set_disabled(&app.db, Account::Name(name.clone()), false).await.unwrap();
         assert_eq!(app.get("/api/notes", &alice).await.status, Status::Ok);
         assert_eq!(app.count("notes").await, 0);
     }

@@ -54,7 +54,10 @@ both_backends!(
         assert!(message.contains("no_such_table"), "the reason is given: {message}");
         assert!(!table_exists(&app.db, "half_done").await, "its first change was rolled back");
         assert!(app.db.admin().execute_unprepared("SELECT extra FROM notes").await.is_err(), "no new column");
-        assert_eq!(app.query_strings("SELECT version FROM seaql_migrations").await, ["m20261122_000001_initial_schema"]);
+        assert_eq!(
+            app.query_strings("SELECT version FROM seaql_migrations ORDER BY version").await,
+            ["m20261122_000001_initial_schema", "m20261122_000002_sessions"]
+        );
         assert_eq!(app.get(&format!("/api/notes/{}", note["id"]), &alice).await.json(), note);
         assert_eq!(app.get_anonymous("/readyz").await.status, Status::Ok);
     }
@@ -68,10 +71,14 @@ both_backends!(
 
         assert!(db::migrate_with::<WithBrokenMigration>(&db).await.is_err());
 
-        for table in ["users", "notes", "api_tokens", "half_done"] {
+        for table in ["users", "notes", "api_tokens", "sessions", "setup_tokens", "half_done"] {
             assert!(!table_exists(&db, table).await, "{table}");
         }
-        assert_eq!(db::migrate(&db).await.unwrap(), ["m20261122_000001_initial_schema"], "a later good run applies");
+        assert_eq!(
+            db::migrate(&db).await.unwrap(),
+            ["m20261122_000001_initial_schema", "m20261122_000002_sessions"],
+            "a later good run applies"
+        );
         db.close().await;
         fresh.drop_database().await;
     }
