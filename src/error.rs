@@ -18,12 +18,21 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// A cookie-authenticated request that may have been forged by another
+    /// site: a foreign `Origin`/`Sec-Fetch-Site`, or no valid `X-CSRF-Token`.
+    #[error("{0}")]
+    Csrf(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
     #[error("the request body is larger than the limit of {0} bytes")]
     PayloadTooLarge(u64),
+    #[error("too many failed attempts; try again in {retry_after} seconds")]
+    TooManyRequests { retry_after: u64 },
     #[error("send the request body as JSON with `Content-Type: application/json`")]
     UnsupportedMediaType,
     /// Well-formed but not acceptable: a value breaks a rule.
@@ -43,9 +52,11 @@ impl AppError {
         match self {
             Self::BadRequest(_) => Status::BadRequest,
             Self::Unauthorized(_) => Status::Unauthorized,
+            Self::Forbidden(_) | Self::Csrf(_) => Status::Forbidden,
             Self::NotFound(_) => Status::NotFound,
             Self::Conflict(_) => Status::Conflict,
             Self::PayloadTooLarge(_) => Status::PayloadTooLarge,
+            Self::TooManyRequests { .. } => Status::TooManyRequests,
             Self::UnsupportedMediaType => Status::UnsupportedMediaType,
             Self::Invalid(_) => Status::UnprocessableEntity,
             Self::Unavailable(_) => Status::ServiceUnavailable,
@@ -57,9 +68,12 @@ impl AppError {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::Csrf(_) => "csrf",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Invalid(_) => "invalid",
             Self::Unavailable(_) => "unavailable",
@@ -82,6 +96,9 @@ impl AppError {
         let mut response = json_error(status, self.code(), &self.to_string());
         if status == Status::Unauthorized {
             response.set_header(Header::new("WWW-Authenticate", "Bearer"));
+        }
+        if let Self::TooManyRequests { retry_after } = self {
+            response.set_header(Header::new("Retry-After", retry_after.to_string()));
         }
         response
     }

@@ -11,9 +11,11 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
 use crate::config::{CertificateSource, Config, ConfigError};
+use crate::db::Db;
+use crate::domain::SetupToken;
 use crate::listener::Endpoint;
 use crate::tls::Certificates;
-use crate::{app, listener};
+use crate::{app, listener, store};
 
 pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -61,6 +63,10 @@ pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
     let mut settings = config.listen.clone();
     // With port 0, redirects point at the port that was actually bound.
     settings.address = address;
+    let setup_origin = match &config.listen.public_url {
+        Some(url) => url.to_string(),
+        None => local_origin(address),
+    };
     let rocket = app::build_rocket(figment, config, db.clone());
     let app = Client::untracked(rocket).await.context("cannot start the application")?;
     let reloader = tokio::spawn(reload_on_hangup(certificates, hangup));
@@ -72,11 +78,53 @@ pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
     if let Some(plain) = redirect_address {
         tracing::info!(address = %plain, "redirecting http://{plain} to HTTPS");
     }
+    offer_setup(&db, &setup_origin).await?;
     listener::serve(endpoints, app, settings, shutdown).await;
     reloader.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// While no account exists, logs a one-time link that creates the first
+/// one (valid for [`SetupToken::VALIDITY`]; every boot makes a new one).
+/// Also forgets sessions that have ended.
+async fn offer_setup(db: &Db, origin: &str) -> anyhow::Result<()> {
+    let ended = store::sessions::purge_expired(db).await.context("cannot purge ended sessions")?;
+    if ended > 0 {
+        tracing::debug!(sessions = ended, "forgot ended sessions");
+    }
+    if store::users::count(db).await.context("cannot count the accounts")? > 0 {
+        return Ok(());
+    }
+    let token = store::setup::create(db).await.context("cannot create a setup link")?;
+    let minutes = SetupToken::VALIDITY.whole_minutes();
+    tracing::warn!(
+        "no account exists yet: open {origin}/setup#{} within {minutes} minutes to create the admin account \
+         (a restart makes a new link; or run `notes-appliance user add --admin NAME`)",
+        token.expose()
+    );
+    Ok(())
+}
+
+/// `https://host[:port]` for a listening address. An unspecified address
+/// (`0.0.0.0`) is reachable by the machine's name.
+fn local_origin(address: std::net::SocketAddr) -> String {
+    let host = if address.ip().is_unspecified() {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned())
+    } else if address.is_ipv6() {
+        format!("[{}]", address.ip())
+    } else {
+        address.ip().to_string()
+    };
+    match address.port() {
+        443 => format!("https://{host}"),
+        port => format!("https://{host}:{port}"),
+    }
 }
 
 /// Reloads the certificate on every SIGHUP; a certificate that fails to

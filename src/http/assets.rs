@@ -112,6 +112,11 @@ pub struct Served {
 
 #[get("/")]
 fn index() -> ApiResult<Served> {
+    page()
+}
+
+/// The web UI's one page, which shows the view its address asks for.
+pub fn page() -> ApiResult<Served> {
     let asset = Asset::by_path("index.html").ok_or(AppError::NotFound("page"))?;
     Ok(Served { asset, caching: Caching::Revalidate })
 }

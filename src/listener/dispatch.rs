@@ -10,11 +10,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
-    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING,
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, HeaderName, HeaderValue, TRANSFER_ENCODING,
 };
 use hyper::{Request, Response, StatusCode};
 use rocket::http::uri::Origin;
-use rocket::http::{Header, Method};
+use rocket::http::{Cookie, Header, Method};
 use rocket::local::asynchronous::Client;
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
@@ -136,10 +136,19 @@ async fn forward(
         return Err(error(StatusCode::BAD_REQUEST, "bad_request", message));
     }
     let mut local = app.req(method, target);
+    let mut cookies = Vec::new();
     for (name, value) in &parts.headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == COOKIE {
+            // Rocket's own listener fills the cookie jar from this header;
+            // an in-process request must be given the cookies one by one.
+            cookies.extend(
+                value.split(';').filter_map(|pair| Cookie::parse_encoded(pair.trim().to_owned()).ok()),
+            );
+        }
         local.add_header(Header::new(name.as_str().to_owned(), value));
     }
+    let mut local = local.cookies(cookies);
     // HTTP/2 carries the host in the URI's authority, not in a header.
     if !parts.headers.contains_key(HOST)
         && let Some(authority) = parts.uri.authority()

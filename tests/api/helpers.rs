@@ -239,6 +239,75 @@ impl TestApp {
     }
 }
 
+/// A browser's view of a session: the cookie's secret and the CSRF token.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+pub const SESSION_COOKIE: &str = "__Host-notes_session";
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    /// Creates an account with [`PASSWORD`] (no token).
+    pub async fn account(&self, name: &str, admin: bool) -> UserId {
+        let username = Username::parse(name).unwrap();
+        let hash = Password::parse(PASSWORD.into()).unwrap().hash().unwrap();
+        store::users::create(&self.db, &username, hash, admin).await.unwrap().id
+    }
+
+    /// `POST /api/session` as a same-origin page would send it.
+    pub async fn log_in(&self, username: &str, password: &str) -> Reply {
+        let body = serde_json::json!({ "username": username, "password": password }).to_string();
+        let request = self
+            .client
+            .post("/api/session")
+            .header(ContentType::JSON)
+            .header(Header::new("Sec-Fetch-Site", "same-origin"))
+            .body(body);
+        Reply::from(request.dispatch().await).await
+    }
+
+    /// Logs in and returns the session, asserting that it worked.
+    pub async fn browser(&self, username: &str) -> Browser {
+        self.browser_with(username, PASSWORD).await
+    }
+
+    pub async fn browser_with(&self, username: &str, password: &str) -> Browser {
+        let reply = self.log_in(username, password).await;
+        assert_eq!(reply.status, Status::Ok, "{}", reply.body);
+        reply.browser()
+    }
+
+    /// A request with the session cookie and, if `csrf`, its CSRF token.
+    pub async fn with_session(
+        &self,
+        method: rocket::http::Method,
+        path: &str,
+        browser: &Browser,
+        csrf: bool,
+        body: Option<&str>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .req(method, path.to_owned())
+            .cookie((SESSION_COOKIE, browser.cookie.clone()))
+            .header(Header::new("Sec-Fetch-Site", "same-origin"));
+        if csrf {
+            request = request.header(Header::new("X-CSRF-Token", browser.csrf.clone()));
+        }
+        if let Some(body) = body {
+            request = request.header(ContentType::JSON).body(body);
+        }
+        Reply::from(request.dispatch().await).await
+    }
+
+    pub async fn sessions_of(&self, user: UserId) -> usize {
+        store::sessions::count(&self.db, user).await.unwrap()
+    }
+}
+
 pub fn bearer(token: &str) -> Header<'static> {
     Header::new("Authorization", format!("Bearer {token}"))
 }
@@ -262,6 +331,21 @@ impl Reply {
 
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The session a login or setup answer started.
+    #[track_caller]
+    pub fn browser(&self) -> Browser {
+        let cookie = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Set-Cookie"))
+            .find_map(|(_, v)| v.strip_prefix(&format!("{SESSION_COOKIE}=")))
+            .and_then(|rest| rest.split(';').next())
+            .unwrap_or_else(|| panic!("no session cookie: {self:?}"))
+            .to_owned();
+        let csrf = self.json()["csrf_token"].as_str().unwrap().to_owned();
+        Browser { cookie, csrf }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -16,6 +16,8 @@ mod postgres;
 #[path = "../support/tls.rs"]
 mod tls;
 
+/// Account management for admins and API tokens, through the JSON API.
+mod accounts;
 /// The embedded web UI: variants, caching, ETags, 404s; the build's rewriting.
 mod assets;
 /// Bearer tokens: missing, garbage, revoked, a disabled user's.
@@ -39,6 +41,10 @@ mod notes;
 mod openapi;
 /// Full-text search on both backends.
 mod search;
+/// Browser sessions: the cookie, CSRF, logging out, expiry, login limits.
+mod session;
+/// First-run setup: the one-time link creates the first admin, once.
+mod setup;
 /// Bad input of every kind is refused with the right status and is never stored.
 mod validation;
 /// Durable writes on SQLite: concurrent writes share commits, failures stay apart.

@@ -17,10 +17,12 @@ fn method_and_path(route: &rocket::Route) -> (String, String) {
 }
 
 /// `(METHOD, /path/{param})` for every route the application mounts, but
-/// the web UI's (`/`, `/static/...`): pages and files for a browser, not
-/// API operations.
+/// the web UI's (`/`, `/setup`, `/static/...`): pages and files for a
+/// browser, not API operations.
 async fn mounted_routes() -> BTreeSet<(String, String)> {
-    let web_ui: BTreeSet<_> = notes_appliance::http::assets::routes().iter().map(method_and_path).collect();
+    let pages = notes_appliance::http::setup::page_routes();
+    let web_ui: BTreeSet<_> =
+        notes_appliance::http::assets::routes().iter().chain(&pages).map(method_and_path).collect();
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
     let routes = app.client.rocket().routes().map(method_and_path).filter(|r| !web_ui.contains(r)).collect();
     app.teardown().await;
@@ -47,8 +49,11 @@ async fn the_document_describes_exactly_the_mounted_routes() {
     assert_eq!(described, mounted_routes().await);
 }
 
+/// The operations anyone may call: logging in and first-run setup.
+const PUBLIC: [(&str, &str); 2] = [("post", "/api/session"), ("post", "/api/setup")];
+
 #[test]
-fn every_notes_operation_requires_a_token_and_documents_401() {
+fn every_other_api_operation_takes_a_token_or_the_session_and_documents_401() {
     let doc = document();
     for (path, item) in doc["paths"].as_object().unwrap() {
         if !path.starts_with("/api/") {
@@ -58,13 +63,33 @@ fn every_notes_operation_requires_a_token_and_documents_401() {
             if method == "parameters" {
                 continue;
             }
-            let secured = operation.get("security").or_else(|| doc.get("security"));
+            let security = operation.get("security").or_else(|| doc.get("security")).unwrap().to_string();
+            if PUBLIC.contains(&(method.as_str(), path.as_str())) {
+                assert_eq!(security, "[]", "{method} {path} is public");
+                continue;
+            }
             assert!(
-                secured.is_some_and(|s| s.to_string().contains("bearer")),
-                "{method} {path} needs bearer auth"
+                security.contains("bearerAuth") && security.contains("sessionCookie"),
+                "{method} {path} takes a token or the session: {security}"
             );
             assert!(operation["responses"].get("401").is_some(), "{method} {path} documents 401");
+            if method != "get" {
+                assert!(
+                    operation["responses"].get("403").is_some(),
+                    "{method} {path} documents the CSRF 403"
+                );
+            }
         }
+    }
+}
+
+#[test]
+fn every_referenced_component_exists() {
+    let doc = document();
+    let text = doc.to_string();
+    for reference in text.split("\"$ref\":\"").skip(1) {
+        let pointer = reference.split('"').next().unwrap().trim_start_matches('#');
+        assert!(doc.pointer(pointer).is_some(), "{pointer} is referenced but missing");
     }
 }
 
