@@ -25,3 +25,5 @@ mod edge;
 mod migrate;
 /// `serve`: boot, readiness, the access log, signals.
 mod serve;
+/// First run: the setup link, claimed over HTTPS; a session through the listener.
+mod setup;

@@ -197,6 +197,23 @@ impl Server {
         HttpReply::parse(&response)
     }
 
+    /// Like `request`, with extra header lines (`Name: value`).
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[String],
+        body: Option<&str>,
+    ) -> HttpReply {
+        let mut request = request_bytes(self.port, method, path, None, body);
+        let at = request.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+        let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+        request.splice(at..at, extra.into_bytes());
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let response = tls::blocking_exchange(address, tls::http1_client(&self.certificate), &request);
+        HttpReply::parse(&response)
+    }
+
     /// Sends `signal` and returns the exit code (within 15 s).
     pub fn stop(mut self, signal: &str) -> Option<i32> {
         let pid = self.child.id().to_string();
