@@ -111,7 +111,7 @@ async fn every_asset_decodes_to_the_same_bytes_in_every_encoding_get_and_head() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_without_references_are_served_byte_for_byte() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    for path in ["vendor/marked/marked.esm.js", "vendor/dompurify/purify.es.mjs", "style.css", "app.js"] {
+    for path in ["vendor/marked/marked.esm.js", "vendor/dompurify/purify.es.mjs", "style.css", "i18n.js"] {
         let reply = get(&app, &format!("/static/{path}"), &[]).await;
         assert_eq!(reply.body, source(path), "{path}");
     }
