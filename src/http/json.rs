@@ -64,3 +64,11 @@ async fn parse<T: DeserializeOwned>(request: &Request<'_>, data: Data<'_>) -> Re
         Category::Data => AppError::Invalid(ValidationError::new("json", e.to_string())),
     })
 }
+
+/// For an optional field that, when given, must not be `null`:
+/// `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}

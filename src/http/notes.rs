@@ -7,11 +7,11 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::response::{self, Responder, Response};
 use rocket::serde::json::Json;
 use rocket::{Request, Route, State, delete, get, patch, post, put, routes};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::auth::AuthUser;
-use super::json::JsonBody;
+use super::json::{JsonBody, present};
 use crate::db::Db;
 use crate::domain::{
     ListQuery, NewNote, Note, NoteBody, NoteId, NotePatch, NoteTitle, Page, ValidationError,
@@ -66,11 +66,6 @@ pub struct NoteChanges {
     title: Option<String>,
     #[serde(default, deserialize_with = "present")]
     body: Option<String>,
-}
-
-/// For an optional field that, when given, must not be `null`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(deserializer).map(Some)
 }
 
 fn location(note: &Note) -> String {

@@ -16,7 +16,7 @@ use super::passwords::Passwords;
 use super::throttle::LoginThrottle;
 use super::users::UserView;
 use crate::db::Db;
-use crate::domain::{Password, SessionSecret, User, Username};
+use crate::domain::{Password, SessionSecret, User, Username, ValidationError};
 use crate::error::{ApiResult, AppError};
 use crate::store;
 use crate::store::users::Account;
@@ -49,15 +49,43 @@ impl<'r> FromRequest<'r> for SameOrigin {
     }
 }
 
-/// The address failed logins are counted against (see `notes.trusted_proxies`).
-pub struct ClientAddress(pub Option<IpAddr>);
+/// What a request that checks a secret (logging in, setup, changing a
+/// password) works with: the client's address (see
+/// `notes.trusted_proxies`), the limits on failures, the password hasher.
+pub struct Attempt<'r> {
+    address: Option<IpAddr>,
+    throttle: &'r LoginThrottle,
+    pub passwords: &'r Passwords,
+}
+
+impl Attempt<'_> {
+    /// 429 if this address, or this username, has failed too often lately.
+    pub fn admit(&self, username: Option<&str>) -> Result<(), AppError> {
+        self.throttle
+            .check(self.address, username)
+            .map_err(|retry_after| AppError::TooManyRequests { retry_after })
+    }
+
+    pub fn failed(&self, username: Option<&str>) {
+        self.throttle.fail(self.address, username);
+    }
+}
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for ClientAddress {
+impl<'r> FromRequest<'r> for Attempt<'r> {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, ()> {
-        Outcome::Success(ClientAddress(request.client_ip()))
+        let rocket = request.rocket();
+        match (rocket.state::<LoginThrottle>(), rocket.state::<Passwords>()) {
+            (Some(throttle), Some(passwords)) => {
+                Outcome::Success(Attempt { address: request.client_ip(), throttle, passwords })
+            }
+            _ => {
+                let error = AppError::Internal(anyhow::anyhow!("the login state is not managed"));
+                Outcome::Error((GuardError::stash(request, error), ()))
+            }
+        }
     }
 }
 
@@ -76,13 +104,10 @@ pub async fn start(db: &Db, cookies: &CookieJar<'_>, user: User) -> ApiResult<Se
 }
 
 #[post("/session", data = "<login>")]
-#[allow(clippy::too_many_arguments)]
 async fn log_in(
     _same_origin: SameOrigin,
-    address: ClientAddress,
+    attempt: Attempt<'_>,
     db: &State<Db>,
-    passwords: &State<Passwords>,
-    throttle: &State<LoginThrottle>,
     cookies: &CookieJar<'_>,
     login: JsonBody<Login>,
 ) -> ApiResult<Json<SessionView>> {
@@ -91,14 +116,14 @@ async fn log_in(
     // A name that cannot exist is treated like one that does not.
     let username = Username::parse(&username).ok();
     let name = username.as_ref().map(Username::as_str);
-    throttle.check(address.0, name).map_err(|retry_after| AppError::TooManyRequests { retry_after })?;
+    attempt.admit(name)?;
     let account = match &username {
         Some(username) => store::users::credentials(db, username).await?,
         None => None,
     };
     let (user, hash) = account.map_or((None, None), |(user, hash)| (Some(user), Some(hash)));
-    if !passwords.verify(password, hash).await? {
-        throttle.fail(address.0, name);
+    if !attempt.passwords.verify(password, hash).await? {
+        attempt.failed(name);
         return Err(AppError::Unauthorized(WRONG));
     }
     let user = user.ok_or(AppError::Unauthorized(WRONG))?;
@@ -162,26 +187,21 @@ pub struct PasswordChange {
 #[put("/me/password", data = "<change>")]
 async fn change_password(
     user: AuthUser,
-    address: ClientAddress,
+    attempt: Attempt<'_>,
     db: &State<Db>,
-    passwords: &State<Passwords>,
-    throttle: &State<LoginThrottle>,
     change: JsonBody<PasswordChange>,
 ) -> ApiResult<Status> {
     let PasswordChange { current_password, new_password } = change.0;
     let current = Password::candidate(current_password)?;
-    let new = Password::parse(new_password)
-        .map_err(|e| crate::domain::ValidationError::new("new_password", e.message))?;
-    throttle
-        .check(address.0, Some(&user.username))
-        .map_err(|retry_after| AppError::TooManyRequests { retry_after })?;
+    let new = Password::parse(new_password).map_err(|e| ValidationError::new("new_password", e.message))?;
+    attempt.admit(Some(&user.username))?;
     let username = Username::parse(&user.username)?;
     let hash = store::users::credentials(db, &username).await?.map(|(_, hash)| hash);
-    if !passwords.verify(current, hash).await? {
-        throttle.fail(address.0, Some(&user.username));
+    if !attempt.passwords.verify(current, hash).await? {
+        attempt.failed(Some(&user.username));
         return Err(AppError::Forbidden("the current password is wrong"));
     }
-    let hash = passwords.hash(new).await?;
+    let hash = attempt.passwords.hash(new).await?;
     let keep = match user.via {
         Credential::Session { id, .. } => Some(id),
         Credential::Token => None,

@@ -12,9 +12,7 @@ use serde::Deserialize;
 
 use super::assets::{self, Served};
 use super::json::JsonBody;
-use super::passwords::Passwords;
-use super::session::{self, ClientAddress, SameOrigin, SessionView};
-use super::throttle::LoginThrottle;
+use super::session::{self, Attempt, SameOrigin, SessionView};
 use crate::db::Db;
 use crate::domain::{Password, SetupToken, Username};
 use crate::error::{ApiResult, AppError};
@@ -39,13 +37,10 @@ pub struct SetupInput {
 }
 
 #[post("/setup", data = "<input>")]
-#[allow(clippy::too_many_arguments)]
 async fn claim(
     _same_origin: SameOrigin,
-    address: ClientAddress,
+    attempt: Attempt<'_>,
     db: &State<Db>,
-    passwords: &State<Passwords>,
-    throttle: &State<LoginThrottle>,
     cookies: &CookieJar<'_>,
     input: JsonBody<SetupInput>,
 ) -> ApiResult<(Status, Json<SessionView>)> {
@@ -53,13 +48,13 @@ async fn claim(
     if store::users::count(db).await? > 0 {
         return Err(AppError::Conflict(CLOSED.into()));
     }
-    throttle.check(address.0, None).map_err(|retry_after| AppError::TooManyRequests { retry_after })?;
+    attempt.admit(None)?;
     let Some(token) = SetupToken::from_presented(&token) else {
-        throttle.fail(address.0, None);
+        attempt.failed(None);
         return Err(AppError::Forbidden(INVALID));
     };
     let username = Username::parse(&username)?;
-    let hash = passwords.hash(Password::parse(password)?).await?;
+    let hash = attempt.passwords.hash(Password::parse(password)?).await?;
     match store::setup::claim(db, &token, &username, hash).await? {
         Claim::Created(user) => {
             tracing::info!(user = %user.username, "setup complete: the first account was created");
@@ -67,7 +62,7 @@ async fn claim(
         }
         Claim::Closed => Err(AppError::Conflict(CLOSED.into())),
         Claim::InvalidToken => {
-            throttle.fail(address.0, None);
+            attempt.failed(None);
             Err(AppError::Forbidden(INVALID))
         }
     }

@@ -4,11 +4,11 @@
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{Route, State, get, patch, post, routes};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::auth::AdminUser;
-use super::json::JsonBody;
+use super::json::{JsonBody, present};
 use super::passwords::Passwords;
 use crate::db::Db;
 use crate::domain::{Password, User, UserId, Username, ValidationError};
@@ -56,10 +56,6 @@ pub struct UserChanges {
     disabled: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     password: Option<String>,
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(deserializer).map(Some)
 }
 
 #[get("/users")]

@@ -35,7 +35,7 @@ both_backends!(
         let csrf = format!("X-CSRF-Token: {}", claimed.json()["csrf_token"].as_str().unwrap());
 
         // The cookie works through the listener, and so does the CSRF check.
-        let session = server.request_with("GET", "/api/session", &[cookie.clone()], None);
+        let session = server.request_with("GET", "/api/session", std::slice::from_ref(&cookie), None);
         assert_eq!(session.status, 200, "{session:?}");
         assert_eq!(session.json()["user"]["is_admin"], true);
         let note = r#"{"title":"first"}"#;
