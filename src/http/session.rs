@@ -66,7 +66,11 @@ impl Attempt<'_> {
             .map_err(|retry_after| AppError::TooManyRequests { retry_after })
     }
 
+    /// Counts a failure, and logs it for the operator (and tools such as
+    /// fail2ban) with the client's address.
     pub fn failed(&self, username: Option<&str>) {
+        let client = self.address.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        tracing::info!(%client, username = username.unwrap_or("-"), "failed login attempt");
         self.throttle.fail(self.address, username);
     }
 }
