@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit tests, then the API and CLI tests against
-# SQLite and against a real PostgreSQL server.
+# Runs the whole test suite: unit tests, the API and CLI tests against
+# SQLite and against a real PostgreSQL server, and the browser tests.
 #
 # Unless TEST_DATABASE_URL already names a PostgreSQL server to create test
 # databases on, this starts a private, throw-away PostgreSQL from the
 # installed server binaries (on loopback, in a temporary directory, as the
 # `postgres` user when run as root) and stops it on exit.
+#
+# The browser tests drive a headless Chromium through chromedriver and need
+# a font with Hangul; when run as root on Debian, this installs what is
+# missing (chromium, chromium-driver, fonts-noto-cjk) with apt-get.
 #
 # Usage: scripts/test.sh [arguments for cargo test]
 set -euo pipefail
@@ -54,6 +58,34 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
         fi
         echo "WARNING: running without PostgreSQL; the PostgreSQL variants of the tests will be skipped." >&2
     fi
+fi
+
+# The browser tests need Chromium, chromedriver and a font with Hangul (the
+# Korean notes and translation must render as text, not boxes). The Debian
+# packages for what is missing:
+browser_missing=()
+command -v chromium >/dev/null 2>&1 || browser_missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || browser_missing+=(chromium-driver)
+[ -n "$(fc-list :lang=ko 2>/dev/null)" ] || browser_missing+=(fonts-noto-cjk)
+
+install_browser() {
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "The browser tests need these packages: ${browser_missing[*]}." >&2
+        echo "On Debian: sudo apt-get install ${browser_missing[*]} (or run scripts/test.sh as root)." >&2
+        return 1
+    fi
+    echo "installing ${browser_missing[*]} for the browser tests" >&2
+    apt-get update -qq \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${browser_missing[@]}" >/dev/null \
+        || { echo "apt-get could not install ${browser_missing[*]}." >&2; return 1; }
+}
+
+if [ "${#browser_missing[@]}" -gt 0 ] && ! install_browser; then
+    if [ -n "${CI:-}" ]; then
+        echo "CI is set: the browser tests must run, and ${browser_missing[*]} could not be installed." >&2
+        exit 1
+    fi
+    echo "WARNING: without ${browser_missing[*]}, the browser tests are skipped or render Korean as boxes." >&2
 fi
 
 cargo test --workspace --locked "$@"

@@ -20,11 +20,13 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
     form-action 'self'; frame-ancestors 'none'; upgrade-insecure-requests";
 
 /// Every powerful browser feature off: a notes app needs none of them.
+/// Only names Chromium knows: it logs an error on every page for any other
+/// (`web-share`, for one, which Chromium on Linux does not implement).
 const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), \
     cross-origin-isolated=(), display-capture=(), encrypted-media=(), fullscreen=(), \
     geolocation=(), gyroscope=(), keyboard-map=(), magnetometer=(), microphone=(), midi=(), \
     payment=(), picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), \
-    sync-xhr=(), usb=(), web-share=(), xr-spatial-tracking=(), clipboard-read=(), \
+    sync-xhr=(), usb=(), xr-spatial-tracking=(), clipboard-read=(), \
     gamepad=(), hid=(), idle-detection=(), interest-cohort=(), serial=(), unload=()";
 
 /// HSTS for one year, the minimum for browsers' preload lists.
