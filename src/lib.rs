@@ -14,5 +14,6 @@ pub mod error;
 pub mod http;
 pub mod listener;
 pub mod store;
+pub mod systemd;
 pub mod telemetry;
 pub mod tls;

@@ -1,6 +1,7 @@
 //! `serve`: connect, migrate, load the certificate, build the application,
-//! listen (HTTPS, and plain HTTP that redirects), reload the certificate on
-//! SIGHUP, and drain on SIGTERM or SIGINT.
+//! listen (HTTPS, and plain HTTP that redirects), tell systemd (see
+//! [`systemd`]), reload the certificate on SIGHUP, and drain on SIGTERM or
+//! SIGINT.
 
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ use crate::db::Db;
 use crate::domain::SetupToken;
 use crate::listener::Endpoint;
 use crate::tls::Certificates;
-use crate::{app, listener, store};
+use crate::{app, listener, store, systemd};
 
 pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -79,7 +80,16 @@ pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
         tracing::info!(address = %plain, "redirecting http://{plain} to HTTPS");
     }
     offer_setup(&db, &setup_origin).await?;
-    listener::serve(endpoints, app, settings, shutdown).await;
+    systemd::ready(&format!("serving https://{address}"));
+    let watchdog = systemd::spawn_watchdog(db.clone());
+    let draining = async move {
+        shutdown.await;
+        systemd::stopping();
+    };
+    listener::serve(endpoints, app, settings, draining).await;
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
     reloader.abort();
     db.close().await;
     tracing::info!("stopped");

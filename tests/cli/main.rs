@@ -27,3 +27,5 @@ mod migrate;
 mod serve;
 /// First run: the setup link, claimed over HTTPS; a session through the listener.
 mod setup;
+/// `Type=notify`: READY, the watchdog fed while the database answers, STOPPING.
+mod systemd;
