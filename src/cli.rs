@@ -45,6 +45,11 @@ pub enum Command {
         #[arg(long, value_name = "USERNAME")]
         user: String,
     },
+    /// Print a completion script for a shell (bash, zsh, fish, ...)
+    Completions { shell: clap_complete::Shell },
+    /// Write the manual pages (roff) into a directory
+    #[command(hide = true)]
+    Manpages { dir: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

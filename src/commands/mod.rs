@@ -2,6 +2,7 @@
 //! dispatches; commands return `anyhow` errors that `main` prints.
 
 mod config;
+mod generate;
 mod healthcheck;
 mod migrate;
 mod seed;
@@ -23,6 +24,11 @@ use crate::telemetry;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::Serve);
+    match &command {
+        Command::Completions { shell } => return generate::completions(*shell),
+        Command::Manpages { dir } => return generate::manpages(dir),
+        _ => {}
+    }
     let (config, figment) = Config::load(cli.config.as_deref())?;
     if let Command::Config(action) = command {
         return Ok(config::run(&action, &config));
@@ -40,20 +46,39 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::User(action) => user::run(action, &config).await,
             Command::Token(action) => token::run(action, &config).await,
             Command::Seed { count, user } => seed::run(count, &user, &config).await,
-            Command::Config(_) => unreachable_config(),
+            Command::Config(_) | Command::Completions { .. } | Command::Manpages { .. } => {
+                unreachable_config()
+            }
         }
     })
 }
 
-/// `config` commands return before the runtime starts.
+/// `config`, `completions` and `manpages` return before the runtime starts.
 fn unreachable_config() -> anyhow::Result<ExitCode> {
-    anyhow::bail!("internal error: config commands do not run here")
+    anyhow::bail!("internal error: this command does not run here")
 }
 
-/// Creates the data directory (owner-only) if it does not exist.
+/// Creates the data directory (owner-only) if it does not exist. Refuses
+/// to work, as root, in a data directory that belongs to another user (the
+/// packaged service's): files root made there would be root's, and the
+/// service could not use them.
 fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let dir = &config.data_dir;
+    if let Ok(metadata) = std::fs::metadata(dir)
+        && metadata.uid() != 0
+        && effective_uid() == Some(0)
+    {
+        let owner = user_name(metadata.uid()).unwrap_or_else(|| metadata.uid().to_string());
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        anyhow::bail!(
+            "the data directory {} belongs to user {owner}, and this runs as root: files it made there \
+             would belong to root and the service could not use them. Run it as that user: \
+             sudo -u {owner} notes-appliance {}",
+            dir.display(),
+            args.join(" ")
+        );
+    }
     if !dir.is_dir() {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -62,6 +87,23 @@ fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     }
     Ok(())
+}
+
+/// The process's effective user id (from procfs, without `unsafe`).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// The name of a user id, from /etc/passwd.
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid.to_string()).then(|| name.to_owned())
+    })
 }
 
 /// Connects and applies pending migrations: every command that reads or

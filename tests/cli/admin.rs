@@ -108,3 +108,72 @@ both_backends!(
         assert_eq!(server.stop("TERM"), Some(0));
     }
 );
+
+#[test]
+fn completions_and_manual_pages_are_made_from_the_command_line_definition() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::new(Backend::Sqlite)).unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = sandbox.run(&["completions", shell]).success();
+        assert!(
+            script.stdout.contains("healthcheck") && script.stdout.contains("passwd"),
+            "{shell}: {script:?}"
+        );
+    }
+    sandbox.run(&["completions", "tcsh"]).fails_with(2, "invalid value");
+
+    let pages = sandbox.path().join("man");
+    sandbox.run(&["manpages", pages.to_str().unwrap()]).success();
+    let main = std::fs::read_to_string(pages.join("notes-appliance.1")).unwrap();
+    assert!(main.starts_with(".ie") && main.contains(".TH notes-appliance 1"), "{main}");
+    let add = std::fs::read_to_string(pages.join("notes-appliance-user-add.1")).unwrap();
+    assert!(add.contains("password\\-file"), "{add}");
+    assert!(!sandbox.path().join("data").exists(), "no configuration or data is touched");
+    runtime.block_on(sandbox.teardown());
+}
+
+/// Whether the tests run as root (CI and the packaging tests do).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .is_some_and(|l| l.split_whitespace().nth(2) == Some("0"))
+}
+
+#[test]
+fn root_refuses_to_write_into_the_service_users_data_directory() {
+    if !running_as_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::new(Backend::Sqlite)).unwrap();
+    let password = sandbox.password_file("correct horse battery");
+    sandbox.run(&["migrate", "up"]).success();
+    let data = sandbox.path().join("data");
+    let listing = || {
+        let mut names: Vec<_> = std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    // As if the package's service user owned it.
+    let chown = |owner: &str| {
+        assert!(
+            std::process::Command::new("chown").args(["-R", owner]).arg(&data).status().unwrap().success()
+        );
+    };
+    chown("nobody:nogroup");
+
+    let refused = sandbox.run(&["user", "add", "alice", "--admin", "--password-file", &password]);
+    let refused = refused.fails_with(1, "belongs to user nobody");
+    assert!(refused.stderr.contains("sudo -u nobody notes-appliance user add alice --admin"), "{refused:?}");
+    sandbox.run(&["token", "list", "--user", "alice"]).fails_with(1, "belongs to user nobody");
+    assert_eq!(listing(), before, "nothing was created");
+    assert_eq!(sandbox.run(&["config", "check"]).code, Some(0), "reading the configuration is fine");
+
+    chown("root:root");
+    sandbox.run(&["user", "add", "alice", "--password-file", &password]).success();
+    runtime.block_on(sandbox.teardown());
+}
