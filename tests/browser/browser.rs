@@ -88,6 +88,29 @@ impl Browser {
         })
     }
 
+    /// A new browser as [`Browser::open`] makes, whose viewport is `width`
+    /// x `height` CSS pixels (a phone's, say) instead of 1280x900.
+    pub async fn open_sized(app: &App, width: u32, height: u32) -> Option<Self> {
+        let browser = Self::open(app).await?;
+        // WebDriver sizes the window, which even headless keeps room in for
+        // a toolbar: size it once, then again by what the viewport lacks.
+        browser.client.set_window_size(width, height).await.unwrap();
+        let viewport = browser.js("return [window.innerWidth, window.innerHeight]", vec![]).await;
+        let window = |wanted: u32, i: usize| {
+            let got = viewport[i].as_u64().and_then(|n| u32::try_from(n).ok()).unwrap();
+            (2 * wanted).saturating_sub(got)
+        };
+        browser.client.set_window_size(window(width, 0), window(height, 1)).await.unwrap();
+        browser
+            .wait_for(
+                &format!("a {width}x{height} viewport"),
+                "return window.innerWidth === arguments[0] && window.innerHeight === arguments[1]",
+                vec![json!(width), json!(height)],
+            )
+            .await;
+        Some(browser)
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

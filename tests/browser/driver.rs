@@ -84,6 +84,11 @@ impl ChromeDriver {
             "--window-size=1280,900".to_owned(),
             "--lang=en-US".to_owned(),
             "--no-first-run".to_owned(),
+            // This machine's network is closed: without these, Chromium keeps
+            // trying to reach Google's services in the background.
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
             format!("--user-data-dir={}", self.profile.path().display()),
             // Chromium accepts the self-signed certificate whose public key
             // hashes to this value; the flag is honoured only together with

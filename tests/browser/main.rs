@@ -25,6 +25,8 @@ mod browser;
 mod driver;
 mod ui;
 
+/// The UI on a phone's screen, and with the keyboard alone.
+mod access;
 /// An admin adds a user; each user sees only their own notes.
 mod accounts;
 /// The harness itself: the page loads over HTTPS trusting exactly the
