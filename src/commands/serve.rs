@@ -121,10 +121,13 @@ async fn offer_setup(db: &Db, origin: &str) -> anyhow::Result<()> {
 /// (`0.0.0.0`) is reachable by the machine's name.
 fn local_origin(address: std::net::SocketAddr) -> String {
     let host = if address.ip().is_unspecified() {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
+        // /proc/sys is hidden from the packaged service (ProcSubset=pid);
+        // /etc/hostname is what Debian sets the name from.
+        ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
             .map(|name| name.trim().to_owned())
-            .filter(|name| !name.is_empty())
+            .find(|name| !name.is_empty())
             .unwrap_or_else(|| "localhost".to_owned())
     } else if address.is_ipv6() {
         format!("[{}]", address.ip())
