@@ -3,10 +3,7 @@
 
 import * as api from "/static/api.js";
 import { setMessage } from "/static/i18n.js";
-import { byId, setBusy, showView } from "/static/dom.js";
-
-/** The server's minimum, checked here too so that the message is translated. */
-const MIN_PASSWORD_CHARS = 8;
+import { byId, checkFields, setBusy, showView } from "/static/dom.js";
 
 let signedIn = () => {};
 
@@ -42,19 +39,6 @@ function setupToken() {
   }
 }
 
-/** A message for fields left empty or a password too short, or null. */
-function checkFields(fields, password = null) {
-  const empty = fields.find((field) => !field.value.trim());
-  if (empty) {
-    empty.focus();
-    return { key: "form.required" };
-  }
-  if (password && [...password.value].length < MIN_PASSWORD_CHARS) {
-    password.focus();
-    return { key: "form.passwordShort" };
-  }
-  return null;
-}
 
 async function logIn(event) {
   event.preventDefault();

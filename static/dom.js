@@ -1,6 +1,6 @@
 // Small DOM helpers shared by the views: building elements (text only through
 // textContent), switching views, the live status line, modal dialogs, and
-// forms that wait for an answer.
+// forms that wait for an answer, and their checks before sending.
 
 import { setMessage } from "/static/i18n.js";
 
@@ -72,4 +72,22 @@ export function openDialog(dialog, fallback = () => null) {
 export function setBusy(form, busy) {
   form.setAttribute("aria-busy", String(busy));
   for (const button of form.querySelectorAll("button")) button.disabled = busy;
+}
+
+/** The server's minimum for a new password (see `Password::parse`). */
+const MIN_PASSWORD_CHARS = 8;
+
+/** A message for a form whose fields are left empty or whose new password
+ * is too short, with the focus moved there; or null. */
+export function checkFields(fields, password = null) {
+  const empty = fields.find((field) => !field.value.trim());
+  if (empty) {
+    empty.focus();
+    return { key: "form.required" };
+  }
+  if (password && [...password.value].length < MIN_PASSWORD_CHARS) {
+    password.focus();
+    return { key: "form.passwordShort" };
+  }
+  return null;
 }

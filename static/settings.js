@@ -3,9 +3,7 @@
 
 import * as api from "/static/api.js";
 import { formatDate, setMessage } from "/static/i18n.js";
-import { announce, byId, el, setBusy, showView } from "/static/dom.js";
-
-const MIN_PASSWORD_CHARS = 8;
+import { announce, byId, checkFields, el, setBusy, showView } from "/static/dom.js";
 
 /** The signed-in user, set by `showSettings`. */
 let me = null;
@@ -53,18 +51,6 @@ function hideSecret() {
   byId("token-secret-box").hidden = true;
 }
 
-function check(fields, password = null) {
-  const empty = fields.find((field) => !field.value.trim());
-  if (empty) {
-    empty.focus();
-    return { key: "form.required" };
-  }
-  if (password && [...password.value].length < MIN_PASSWORD_CHARS) {
-    password.focus();
-    return { key: "form.passwordShort" };
-  }
-  return null;
-}
 
 function showFormStatus(element, message, ok) {
   element.classList.toggle("ok", ok);
@@ -80,7 +66,7 @@ async function changePassword(event) {
   const current = byId("current-password");
   const next = byId("new-password");
   const status = byId("password-status");
-  const problem = check([current, next], next);
+  const problem = checkFields([current, next], next);
   if (problem) {
     showFormStatus(status, problem, false);
     return;
@@ -295,7 +281,7 @@ async function addUser(event) {
   const username = byId("new-username");
   const password = byId("new-password-user");
   const error = byId("user-error");
-  const problem = check([username, password], password);
+  const problem = checkFields([username, password], password);
   setMessage(error, problem);
   if (problem) return;
   setBusy(form, true);

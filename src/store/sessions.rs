@@ -1,5 +1,8 @@
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter,
+};
 use time::Duration;
 
 use super::now;
@@ -100,7 +103,6 @@ pub async fn purge_expired(db: &Db) -> Result<u64, DbErr> {
     .await
 }
 
-pub async fn count(db: &Db, user: UserId) -> Result<usize, DbErr> {
-    let select = session::Entity::find().filter(session::Column::UserId.eq(user.get()));
-    Ok(db.find_all(select).await?.len())
+pub async fn count(db: &Db, user: UserId) -> Result<u64, DbErr> {
+    session::Entity::find().filter(session::Column::UserId.eq(user.get())).count(db.admin()).await
 }

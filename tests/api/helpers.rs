@@ -303,7 +303,7 @@ impl TestApp {
         Reply::from(request.dispatch().await).await
     }
 
-    pub async fn sessions_of(&self, user: UserId) -> usize {
+    pub async fn sessions_of(&self, user: UserId) -> u64 {
         store::sessions::count(&self.db, user).await.unwrap()
     }
 }
