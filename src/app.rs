@@ -16,6 +16,7 @@ pub fn build_rocket(figment: Figment, config: Config, db: Db) -> Rocket<Build> {
         .attach(rocket::shield::Shield::new())
         .attach(security.clone())
         .manage(security)
+        .manage(crate::ops::BackupStatus::scan(&config.backups))
         .manage(config)
         .manage(db)
         .manage(http::passwords::Passwords::default())

@@ -50,6 +50,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub log: LogConfig,
+    pub backups: BackupConfig,
+    pub metrics: MetricsConfig,
     /// Which file was read, if any (for messages and `config show`).
     pub source_file: Option<PathBuf>,
 }
@@ -90,6 +92,25 @@ pub enum CertificateSource {
     Files { certs: PathBuf, key: PathBuf },
     /// A self-signed pair generated on first boot into this directory.
     SelfSigned { dir: PathBuf },
+}
+
+/// Where backups go and how often the server takes one.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    /// `notes.backup_dir`, default `<data_dir>/backups`.
+    pub dir: PathBuf,
+    /// `notes.backup_interval`; `None` when scheduled backups are off.
+    pub interval: Option<Duration>,
+    /// `notes.backup_keep`: how many scheduled backups are kept.
+    pub keep: u32,
+}
+
+/// `GET /metrics`: off unless `notes.metrics`, and then only for clients in
+/// `notes.metrics_allow` (loopback by default).
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    pub allow: Vec<Network>,
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +245,26 @@ impl Config {
                 self_signed_names.push(name.to_owned());
             }
         }
+        let backups = BackupConfig {
+            dir: raw.backup_dir.clone().unwrap_or_else(|| raw.data_dir.join("backups")),
+            interval: raw.backup_interval.parse().map_err(|m| invalid("notes.backup_interval", m))?,
+            keep: match raw.backup_keep {
+                n @ 1..=1000 => n,
+                n => return Err(invalid("notes.backup_keep", format!("must be 1..=1000, got {n}"))),
+            },
+        };
+        if backups.dir.as_os_str().is_empty() {
+            return Err(invalid("notes.backup_dir", "must not be empty"));
+        }
+        let metrics = MetricsConfig {
+            enabled: raw.metrics,
+            allow: raw
+                .metrics_allow
+                .iter()
+                .map(|network| Network::parse(network))
+                .collect::<Result<_, _>>()
+                .map_err(|m| invalid("notes.metrics_allow", m))?,
+        };
         let tls = TlsConfig {
             certificate,
             self_signed_names,
@@ -268,6 +309,8 @@ impl Config {
                 sqlite_synchronous: raw.sqlite_synchronous,
             },
             log: LogConfig { format: raw.log_format, level: raw.log_level },
+            backups,
+            metrics,
             source_file,
         })
     }
@@ -308,6 +351,11 @@ impl Config {
             public_url: Option<String>,
             hsts_include_subdomains: bool,
             trusted_proxies: Vec<String>,
+            backup_dir: &'a Path,
+            backup_interval: String,
+            backup_keep: u32,
+            metrics: bool,
+            metrics_allow: Vec<String>,
         }
         let listen = &self.listen;
         let shown = Shown {
@@ -336,6 +384,14 @@ impl Config {
                 public_url: listen.public_url.as_ref().map(ToString::to_string),
                 hsts_include_subdomains: self.tls.hsts_include_subdomains,
                 trusted_proxies: listen.trusted_proxies.iter().map(ToString::to_string).collect(),
+                backup_dir: &self.backups.dir,
+                backup_interval: match self.backups.interval {
+                    Some(interval) => format!("{}s", interval.as_secs()),
+                    None => "off".to_owned(),
+                },
+                backup_keep: self.backups.keep,
+                metrics: self.metrics.enabled,
+                metrics_allow: self.metrics.allow.iter().map(ToString::to_string).collect(),
             },
         };
         let source = match &self.source_file {

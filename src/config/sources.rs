@@ -74,6 +74,49 @@ pub(super) struct RawNotes {
     pub(super) public_url: Option<String>,
     pub(super) hsts_include_subdomains: bool,
     pub(super) trusted_proxies: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) backup_dir: Option<PathBuf>,
+    pub(super) backup_interval: RawInterval,
+    pub(super) backup_keep: u32,
+    pub(super) metrics: bool,
+    pub(super) metrics_allow: Vec<String>,
+}
+
+/// A period: seconds, or a number with a unit (`90s`, `30m`, `12h`, `1d`);
+/// `0` or `off` turns the feature off.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub(super) enum RawInterval {
+    Seconds(u64),
+    Text(String),
+}
+
+impl RawInterval {
+    /// The period, or `None` when it is off.
+    pub(super) fn parse(&self) -> Result<Option<std::time::Duration>, String> {
+        let seconds = match self {
+            Self::Seconds(seconds) => *seconds,
+            Self::Text(text) => {
+                let text = text.trim();
+                if text == "off" {
+                    return Ok(None);
+                }
+                let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+                let (number, unit) = text.split_at(split);
+                let bad = || format!("`{text}` is not a period like 3600, 90s, 30m, 12h, 1d or off");
+                let number: u64 = number.parse().map_err(|_| bad())?;
+                let unit = match unit.trim() {
+                    "" | "s" => 1,
+                    "m" => 60,
+                    "h" => 3600,
+                    "d" => 86_400,
+                    _ => return Err(bad()),
+                };
+                number.checked_mul(unit).ok_or_else(bad)?
+            }
+        };
+        Ok((seconds > 0).then(|| std::time::Duration::from_secs(seconds)))
+    }
 }
 
 /// Rocket's `tls` table: `certs` (a PEM chain) and `key` (a PEM private key).
@@ -107,6 +150,11 @@ impl Default for RawNotes {
             public_url: None,
             hsts_include_subdomains: true,
             trusted_proxies: Vec::new(),
+            backup_dir: None,
+            backup_interval: RawInterval::Text("1d".into()),
+            backup_keep: 7,
+            metrics: false,
+            metrics_allow: vec!["127.0.0.0/8".into(), "::1".into()],
         }
     }
 }

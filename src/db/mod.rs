@@ -50,6 +50,15 @@ struct Inner {
     writer: Writer,
     backend: DbBackend,
     sqlite: Option<(std::path::PathBuf, SqliteReader)>,
+    max_connections: u32,
+}
+
+/// A snapshot of the connection pool, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub in_use: usize,
+    pub idle: usize,
+    pub max: usize,
 }
 
 impl Db {
@@ -155,6 +164,33 @@ impl Db {
         self.0.writer.write_detached(&self.0.admin, what, work);
     }
 
+    /// How many connections are open, in use and idle, and the most the
+    /// pool opens (SQLite: the readers plus the one that writes).
+    pub fn pool_usage(&self) -> PoolUsage {
+        match &self.0.sqlite {
+            Some((_, reader)) => {
+                let writer = self.0.admin.get_sqlite_connection_pool();
+                let (busy, idle) = reader.usage();
+                let writer_idle = writer.num_idle();
+                let writer_busy = (writer.size() as usize).saturating_sub(writer_idle);
+                PoolUsage {
+                    in_use: busy + writer_busy,
+                    idle: idle + writer_idle,
+                    max: self.0.max_connections as usize + 1,
+                }
+            }
+            None => {
+                let pool = self.0.admin.get_postgres_connection_pool();
+                let idle = pool.num_idle();
+                PoolUsage {
+                    in_use: (pool.size() as usize).saturating_sub(idle),
+                    idle,
+                    max: self.0.max_connections as usize,
+                }
+            }
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), DbErr> {
         match &self.0.sqlite {
             Some((_, reader)) => reader.ping(),
@@ -210,6 +246,7 @@ async fn connect_sqlite(config: &DatabaseConfig, path: &std::path::Path) -> anyh
         writer: Writer::group_commit(writer),
         backend: DbBackend::Sqlite,
         sqlite: Some((path.to_owned(), reader)),
+        max_connections: config.max_connections,
     })))
 }
 
@@ -256,6 +293,7 @@ async fn connect_postgres(config: &DatabaseConfig, url: &str) -> anyhow::Result<
         writer: Writer::Direct,
         backend: DbBackend::Postgres,
         sqlite: None,
+        max_connections: config.max_connections,
     })))
 }
 

@@ -40,17 +40,31 @@ struct Pool {
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
     max_idle: usize,
+    /// Connections running a query right now (for the metrics).
+    busy: std::sync::atomic::AtomicUsize,
 }
 
 impl SqliteReader {
     pub fn new(path: PathBuf, busy_timeout: Duration, max_idle: usize) -> Self {
-        Self(Arc::new(Pool { path, busy_timeout, idle: Mutex::new(Vec::new()), max_idle }))
+        Self(Arc::new(Pool {
+            path,
+            busy_timeout,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+            busy: std::sync::atomic::AtomicUsize::new(0),
+        }))
     }
 
     /// Closes the idle connections, so that the writer is the last one and
     /// checkpoints the WAL when it closes.
     pub fn close(&self) {
         self.0.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// Connections (in use, idle).
+    pub fn usage(&self) -> (usize, usize) {
+        let idle = self.0.idle.lock().unwrap_or_else(PoisonError::into_inner).len();
+        (self.0.busy.load(std::sync::atomic::Ordering::Relaxed), idle)
     }
 
     pub fn ping(&self) -> Result<(), DbErr> {
@@ -163,7 +177,9 @@ impl Pool {
             Some(connection) => connection,
             None => self.open()?,
         };
+        self.busy.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = work(&connection);
+        self.busy.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < self.max_idle {
             idle.push(connection);
