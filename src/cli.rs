@@ -45,6 +45,32 @@ pub enum Command {
         #[arg(long, value_name = "USERNAME")]
         user: String,
     },
+    /// Write a checked backup while the server keeps serving (SQLite: a copy
+    /// of the database; PostgreSQL: a portable export)
+    Backup {
+        /// Where to write it [default: the backup directory]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Replace the database's content with a backup or an export, after
+    /// checking it; the replaced content is backed up first
+    Restore {
+        /// A file written by `backup` or `export`
+        file: PathBuf,
+    },
+    /// Write every account, token and note in the portable format (JSON
+    /// Lines), for another installation on either database
+    Export {
+        /// Where to write it [default: standard output]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Load an export (or a backup) into a new installation that has no
+    /// accounts yet
+    Import {
+        /// A file written by `export` or `backup`
+        file: PathBuf,
+    },
     /// Print a completion script for a shell (bash, zsh, fish, ...)
     Completions { shell: clap_complete::Shell },
     /// Write the manual pages (roff) into a directory

@@ -1,6 +1,7 @@
 //! One module per subcommand. `run` loads the configuration once and
 //! dispatches; commands return `anyhow` errors that `main` prints.
 
+mod backup;
 mod config;
 mod generate;
 mod healthcheck;
@@ -46,6 +47,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::User(action) => user::run(action, &config).await,
             Command::Token(action) => token::run(action, &config).await,
             Command::Seed { count, user } => seed::run(count, &user, &config).await,
+            Command::Backup { out } => backup::backup(out.as_deref(), &config).await,
+            Command::Restore { file } => backup::restore(&file, &config).await,
+            Command::Export { out } => backup::export(out.as_deref(), &config).await,
+            Command::Import { file } => backup::import(&file, &config).await,
             Command::Config(_) | Command::Completions { .. } | Command::Manpages { .. } => {
                 unreachable_config()
             }

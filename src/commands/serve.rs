@@ -15,8 +15,9 @@ use crate::config::{CertificateSource, Config, ConfigError};
 use crate::db::Db;
 use crate::domain::SetupToken;
 use crate::listener::Endpoint;
+use crate::ops::BackupStatus;
 use crate::tls::Certificates;
-use crate::{app, listener, store, systemd};
+use crate::{app, listener, ops, store, systemd};
 
 pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -68,7 +69,9 @@ pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
         Some(url) => url.to_string(),
         None => local_origin(address),
     };
+    let backups = config.backups.clone();
     let rocket = app::build_rocket(figment, config, db.clone());
+    let backup_status = rocket.state::<BackupStatus>().cloned();
     let app = Client::untracked(rocket).await.context("cannot start the application")?;
     let reloader = tokio::spawn(reload_on_hangup(certificates, hangup));
     tracing::info!(
@@ -82,6 +85,7 @@ pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
     offer_setup(&db, &setup_origin).await?;
     systemd::ready(&format!("serving https://{address}"));
     let watchdog = systemd::spawn_watchdog(db.clone());
+    let schedule = backup_status.and_then(|status| ops::schedule::spawn(db.clone(), backups, status));
     let draining = async move {
         shutdown.await;
         systemd::stopping();
@@ -89,6 +93,9 @@ pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
     listener::serve(endpoints, app, settings, draining).await;
     if let Some(watchdog) = watchdog {
         watchdog.abort();
+    }
+    if let Some(schedule) = schedule {
+        schedule.abort();
     }
     reloader.abort();
     db.close().await;

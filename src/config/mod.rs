@@ -122,6 +122,9 @@ pub struct DatabaseConfig {
     /// How long boot waits for an unreachable database before giving up.
     pub connect_timeout: Duration,
     pub sqlite_synchronous: SqliteSynchronous,
+    /// Where the checked snapshot of a SQLite database taken before a
+    /// migration goes (the backup directory); `None`: no snapshot.
+    pub snapshot_dir: Option<PathBuf>,
 }
 
 /// SQLite's `synchronous` setting for the connection that writes.
@@ -307,6 +310,7 @@ impl Config {
                     3600,
                 )?,
                 sqlite_synchronous: raw.sqlite_synchronous,
+                snapshot_dir: Some(backups.dir.clone()),
             },
             log: LogConfig { format: raw.log_format, level: raw.log_level },
             backups,

@@ -7,6 +7,9 @@
 //! booting together wait for each other, then find nothing left to do); on
 //! SQLite an exclusive lock on a file beside the database does the same for
 //! processes sharing the file.
+//!
+//! Before migrations change an existing SQLite schema, a checked copy of
+//! the database is taken into the backup directory and named in the log.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -56,6 +59,29 @@ pub async fn migrate_with<M: MigratorTrait>(db: &Db) -> anyhow::Result<Vec<Strin
         txn.rollback().await.context("cannot end the migration transaction")?;
         return Ok(pending);
     }
+    let existing = M::migrations().len() > pending.len();
+    let snapshot = match (db.sqlite_path(), db.snapshot_dir()) {
+        (Some(database), Some(dir)) if existing => match snapshot(database, dir).await {
+            Ok(path) => Some(path),
+            Err(error) => {
+                let _ = txn.rollback().await;
+                anyhow::bail!(
+                    "cannot take the snapshot before migrating, so nothing was migrated: {error:#}"
+                );
+            }
+        },
+        _ => None,
+    };
+    let restore_hint = match &snapshot {
+        Some(path) => format!(
+            "; to return to the data as it was before this upgrade, install the previous version and run              `notes-appliance restore {}`",
+            path.display()
+        ),
+        None => String::new(),
+    };
+    if let Some(path) = &snapshot {
+        tracing::info!(snapshot = %path.display(), "checked snapshot taken before migrating{restore_hint}");
+    }
     for name in &pending {
         tracing::info!(migration = %name, "applying migration");
     }
@@ -66,10 +92,39 @@ pub async fn migrate_with<M: MigratorTrait>(db: &Db) -> anyhow::Result<Vec<Strin
             Ok(()) => "the schema is unchanged",
             Err(_) => "the transaction was abandoned and the database will roll it back",
         };
-        anyhow::bail!("migration failed ({outcome}): {error}");
+        let snapshot = match &snapshot {
+            Some(path) => format!("; a checked snapshot from before the attempt is {}", path.display()),
+            None => String::new(),
+        };
+        anyhow::bail!(
+            "migration failed ({outcome}): {error}. The database is as it was: to roll back,              reinstall the previous version of notes-appliance{snapshot}"
+        );
     }
     txn.commit().await.context("cannot commit the migrations; the schema is unchanged")?;
     Ok(pending)
+}
+
+/// How many snapshots taken before migrations are kept.
+const KEEP_SNAPSHOTS: usize = 5;
+
+/// A checked copy of the SQLite database in `dir`, before migrating it.
+async fn snapshot(database: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    use crate::ops::files::{self, Format, Kind};
+    files::create_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join(files::name(Kind::PreMigrate, Format::Sqlite, crate::store::now()));
+    let (source, destination) = (database.to_owned(), path.clone());
+    tokio::task::spawn_blocking(move || crate::ops::sqlite::snapshot(&source, &destination))
+        .await
+        .context("the snapshot task failed")??;
+    match files::rotate(dir, Kind::PreMigrate, KEEP_SNAPSHOTS) {
+        Ok(removed) => {
+            for old in removed {
+                tracing::info!(snapshot = %old.display(), "removed an old snapshot");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot remove old snapshots"),
+    }
+    Ok(path)
 }
 
 /// Migrations not yet applied, without creating anything (for `/readyz`).

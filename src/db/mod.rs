@@ -51,6 +51,7 @@ struct Inner {
     backend: DbBackend,
     sqlite: Option<(std::path::PathBuf, SqliteReader)>,
     max_connections: u32,
+    snapshot_dir: Option<std::path::PathBuf>,
 }
 
 /// A snapshot of the connection pool, for the metrics.
@@ -191,6 +192,17 @@ impl Db {
         }
     }
 
+    /// A transaction for bulk work outside the request path (import,
+    /// restore); on SQLite it takes the write lock at once.
+    pub async fn begin_bulk(&self) -> Result<DatabaseTransaction, DbErr> {
+        begin_write(&self.0.admin).await
+    }
+
+    /// Where the checked snapshot before a migration goes (SQLite only).
+    pub fn snapshot_dir(&self) -> Option<&std::path::Path> {
+        self.0.snapshot_dir.as_deref()
+    }
+
     pub async fn ping(&self) -> Result<(), DbErr> {
         match &self.0.sqlite {
             Some((_, reader)) => reader.ping(),
@@ -247,6 +259,7 @@ async fn connect_sqlite(config: &DatabaseConfig, path: &std::path::Path) -> anyh
         backend: DbBackend::Sqlite,
         sqlite: Some((path.to_owned(), reader)),
         max_connections: config.max_connections,
+        snapshot_dir: config.snapshot_dir.clone(),
     })))
 }
 
@@ -294,6 +307,7 @@ async fn connect_postgres(config: &DatabaseConfig, url: &str) -> anyhow::Result<
         backend: DbBackend::Postgres,
         sqlite: None,
         max_connections: config.max_connections,
+        snapshot_dir: config.snapshot_dir.clone(),
     })))
 }
 

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::db::{self, Db};
+use crate::ops::{BackupReport, BackupStatus};
 
 #[derive(Serialize)]
 pub struct Liveness {
@@ -24,6 +25,14 @@ pub struct Readiness {
     /// `ready`, or `unavailable` when a check failed.
     status: &'static str,
     checks: Checks,
+    /// Reported, not checked: a stale backup does not stop the server
+    /// from serving.
+    details: Details,
+}
+
+#[derive(Serialize)]
+struct Details {
+    backups: BackupReport,
 }
 
 #[derive(Serialize)]
@@ -50,7 +59,11 @@ impl Check {
 }
 
 #[get("/readyz")]
-async fn readyz(db: &State<Db>, config: &State<Config>) -> (Status, Json<Readiness>) {
+async fn readyz(
+    db: &State<Db>,
+    config: &State<Config>,
+    backups: &State<BackupStatus>,
+) -> (Status, Json<Readiness>) {
     let database = db.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: database unreachable");
         "the database is unreachable".to_owned()
@@ -74,7 +87,8 @@ async fn readyz(db: &State<Db>, config: &State<Config>) -> (Status, Json<Readine
     };
     let ready = checks.database.ok && checks.migrations.ok && checks.data_dir.ok;
     let status = if ready { Status::Ok } else { Status::ServiceUnavailable };
-    (status, Json(Readiness { status: if ready { "ready" } else { "unavailable" }, checks }))
+    let details = Details { backups: backups.report() };
+    (status, Json(Readiness { status: if ready { "ready" } else { "unavailable" }, checks, details }))
 }
 
 /// Creates and removes a file: proves the directory exists, is writable and

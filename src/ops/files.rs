@@ -64,8 +64,10 @@ pub struct BackupFile {
 
 fn timestamp_format() -> Vec<BorrowedFormatItem<'static>> {
     // A constant, known-good description: parsing it cannot fail.
-    time::format_description::parse_borrowed::<2>("[year][month][day]T[hour][minute][second].[subsecond digits:3]Z")
-        .unwrap_or_default()
+    time::format_description::parse_borrowed::<2>(
+        "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z",
+    )
+    .unwrap_or_default()
 }
 
 /// The file name for a backup of `kind` taken at `at`.

@@ -47,7 +47,8 @@ impl BackupStatus {
     /// The state found in the backup directory (nothing if it is missing
     /// or unreadable: the scheduler reports that when it first runs).
     pub fn scan(config: &BackupConfig) -> Self {
-        let newest = files::list(&config.dir).ok().and_then(|found| found.into_iter().max_by_key(|f| f.taken_at));
+        let newest =
+            files::list(&config.dir).ok().and_then(|found| found.into_iter().max_by_key(|f| f.taken_at));
         Self(Arc::new(Mutex::new(State { interval: config.interval, newest, failure: None })))
     }
 

@@ -4,7 +4,10 @@ use rocket::http::Status;
 use sea_orm::{ConnectionTrait, DbErr};
 use sea_orm_migration::prelude::{MigrationName, MigrationTrait, SchemaManager};
 
+use notes_appliance::ops::restore;
+
 use crate::helpers::*;
+use crate::moves::records;
 
 /// This build's migrations plus one that changes the schema and then fails.
 struct WithBrokenMigration;
@@ -60,8 +63,83 @@ both_backends!(
         );
         assert_eq!(app.get(&format!("/api/notes/{}", note["id"]), &alice).await.json(), note);
         assert_eq!(app.get_anonymous("/readyz").await.status, Status::Ok);
+        assert!(message.contains("reinstall the previous version"), "how to roll back: {message}");
+
+        let snapshots = snapshots_in(&app.store.dir.path().join("backups"));
+        if app.backend() == Backend::Sqlite {
+            // A checked snapshot was taken first, named, and restores.
+            assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+            assert!(message.contains(&snapshots[0].display().to_string()), "named: {message}");
+            let copy = TestApp::spawn(Backend::Sqlite).await.unwrap();
+            restore::import(&copy.db, &snapshots[0], copy.store.dir.path()).await.unwrap();
+            assert_eq!(records(&copy.db).await, records(&app.db).await);
+            assert_eq!(copy.get(&format!("/api/notes/{}", note["id"]), &alice).await.json(), note);
+            copy.teardown().await;
+        } else {
+            assert!(snapshots.is_empty(), "PostgreSQL migrates in one transaction, without a file snapshot");
+        }
     }
 );
+
+fn snapshots_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("pre-migrate-"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// This build's migrations plus one that succeeds.
+struct WithNewMigration;
+
+impl MigratorTrait for WithNewMigration {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut migrations = Migrator::migrations();
+        migrations.push(Box::new(Harmless));
+        migrations
+    }
+}
+
+struct Harmless;
+
+impl MigrationName for Harmless {
+    fn name(&self) -> &str {
+        "m29991231_000002_harmless"
+    }
+}
+
+#[allow(elided_lifetimes_in_paths)]
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for Harmless {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.get_connection().execute_unprepared("CREATE TABLE later_feature (x INTEGER)").await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_of_an_existing_sqlite_database_is_snapshotted_first() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let dir = app.store.dir.path().join("backups");
+    assert!(snapshots_in(&dir).is_empty(), "a fresh database has nothing to snapshot");
+    let alice = app.user("alice").await;
+    app.create_note(&alice, "before the upgrade", "").await;
+    let before = records(&app.db).await;
+
+    assert_eq!(db::migrate_with::<WithNewMigration>(&app.db).await.unwrap(), ["m29991231_000002_harmless"]);
+
+    let snapshots = snapshots_in(&dir);
+    assert_eq!(snapshots.len(), 1);
+    let copy = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    restore::import(&copy.db, &snapshots[0], copy.store.dir.path()).await.unwrap();
+    assert_eq!(records(&copy.db).await, before);
+    copy.teardown().await;
+    assert!(db::migrate_with::<WithNewMigration>(&app.db).await.unwrap().is_empty());
+    assert_eq!(snapshots_in(&dir).len(), 1, "nothing to migrate, no snapshot");
+    app.teardown().await;
+}
 
 both_backends!(
     async fn a_failing_migration_on_a_fresh_database_creates_nothing(app) {
@@ -70,6 +148,7 @@ both_backends!(
         let db = Db::connect(&config.database).await.unwrap();
 
         assert!(db::migrate_with::<WithBrokenMigration>(&db).await.is_err());
+        assert!(snapshots_in(&fresh.dir.path().join("backups")).is_empty(), "nothing to snapshot");
 
         for table in ["users", "notes", "api_tokens", "sessions", "setup_tokens", "half_done"] {
             assert!(!table_exists(&db, table).await, "{table}");
