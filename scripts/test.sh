@@ -8,8 +8,10 @@
 # `postgres` user when run as root) and stops it on exit.
 #
 # The browser tests drive a headless Chromium through chromedriver and need
-# a font with Hangul; when run as root on Debian, this installs what is
-# missing (chromium, chromium-driver, fonts-noto-cjk) with apt-get.
+# a font with Hangul, and the API tests parse /metrics with the Prometheus
+# client library for Python; when run as root on Debian, this installs what
+# is missing (chromium, chromium-driver, fonts-noto-cjk,
+# python3-prometheus-client) with apt-get.
 #
 # Usage: scripts/test.sh [arguments for cargo test]
 set -euo pipefail
@@ -67,25 +69,43 @@ browser_missing=()
 command -v chromium >/dev/null 2>&1 || browser_missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || browser_missing+=(chromium-driver)
 [ -n "$(fc-list :lang=ko 2>/dev/null)" ] || browser_missing+=(fonts-noto-cjk)
+# The API tests read /metrics with the Prometheus client library's parser.
+# The Debian package installs it for /usr/bin/python3, which the tests also
+# try (a pyenv or virtualenv python3 first on PATH does not see it).
+metrics_missing=()
+python3 -c 'import prometheus_client' >/dev/null 2>&1 \
+    || /usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 \
+    || metrics_missing+=(python3-prometheus-client)
 
-install_browser() {
+# Installs the packages named after the purpose, with apt-get as root.
+install_packages() {
+    local purpose="$1"
+    shift
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        echo "The browser tests need these packages: ${browser_missing[*]}." >&2
-        echo "On Debian: sudo apt-get install ${browser_missing[*]} (or run scripts/test.sh as root)." >&2
+        echo "The $purpose need these packages: $*." >&2
+        echo "On Debian: sudo apt-get install $* (or run scripts/test.sh as root)." >&2
         return 1
     fi
-    echo "installing ${browser_missing[*]} for the browser tests" >&2
+    echo "installing $* for the $purpose" >&2
     apt-get update -qq \
-        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${browser_missing[@]}" >/dev/null \
-        || { echo "apt-get could not install ${browser_missing[*]}." >&2; return 1; }
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null \
+        || { echo "apt-get could not install $*." >&2; return 1; }
 }
 
-if [ "${#browser_missing[@]}" -gt 0 ] && ! install_browser; then
+if [ "${#browser_missing[@]}" -gt 0 ] && ! install_packages "browser tests" "${browser_missing[@]}"; then
     if [ -n "${CI:-}" ]; then
         echo "CI is set: the browser tests must run, and ${browser_missing[*]} could not be installed." >&2
         exit 1
     fi
     echo "WARNING: without ${browser_missing[*]}, the browser tests are skipped or render Korean as boxes." >&2
+fi
+
+if [ "${#metrics_missing[@]}" -gt 0 ] && ! install_packages "metrics tests" "${metrics_missing[@]}"; then
+    if [ -n "${CI:-}" ]; then
+        echo "CI is set: the metrics tests must run, and ${metrics_missing[*]} could not be installed." >&2
+        exit 1
+    fi
+    echo "WARNING: without ${metrics_missing[*]}, the metrics tests fail." >&2
 fi
 
 cargo test --workspace --locked "$@"

@@ -1,5 +1,5 @@
-//! `build_rocket`: the one place where routes, state and catchers are wired.
-//! `serve` and the tests build the application through it.
+//! `build_rocket`: the one place where routes, state, fairings and catchers
+//! are wired. `serve` and the tests build the application through it.
 
 use figment::Figment;
 use rocket::{Build, Rocket};
@@ -10,6 +10,8 @@ use crate::http;
 
 pub fn build_rocket(figment: Figment, config: Config, db: Db) -> Rocket<Build> {
     let security = http::security::SecurityHeaders::new(config.tls.hsts_include_subdomains);
+    let metrics = crate::metrics::Metrics::default();
+    let metrics_routes = if config.metrics.enabled { http::metrics::routes() } else { Vec::new() };
     rocket::custom(figment)
         // An empty Shield replaces Rocket's default one: `security` owns
         // every security header.
@@ -22,9 +24,15 @@ pub fn build_rocket(figment: Figment, config: Config, db: Db) -> Rocket<Build> {
         .manage(http::passwords::Passwords::default())
         .manage(http::throttle::LoginThrottle::default())
         .attach(http::compression::Compression)
+        // Last, so that the time and the status are those of the response
+        // as the other fairings leave it.
+        .attach(metrics.clone())
+        .manage(metrics)
         .mount("/", http::assets::routes())
         .mount("/", http::health::routes())
         .mount("/", http::openapi::routes())
+        // Off by default: then `/metrics` is an unknown address like any other.
+        .mount("/", metrics_routes)
         .mount("/", http::setup::page_routes())
         .mount("/api", http::notes::routes())
         .mount("/api", http::session::routes())

@@ -13,6 +13,7 @@ pub mod entity;
 pub mod error;
 pub mod http;
 pub mod listener;
+pub mod metrics;
 pub mod ops;
 pub mod store;
 pub mod systemd;

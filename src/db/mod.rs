@@ -172,22 +172,17 @@ impl Db {
             Some((_, reader)) => {
                 let writer = self.0.admin.get_sqlite_connection_pool();
                 let (busy, idle) = reader.usage();
-                let writer_idle = writer.num_idle();
-                let writer_busy = (writer.size() as usize).saturating_sub(writer_idle);
+                let (writer_busy, writer_idle) = sqlx_usage(writer.size(), writer.num_idle());
                 PoolUsage {
-                    in_use: busy + writer_busy,
-                    idle: idle + writer_idle,
+                    in_use: busy.saturating_add(writer_busy),
+                    idle: idle.saturating_add(writer_idle),
                     max: self.0.max_connections as usize + 1,
                 }
             }
             None => {
                 let pool = self.0.admin.get_postgres_connection_pool();
-                let idle = pool.num_idle();
-                PoolUsage {
-                    in_use: (pool.size() as usize).saturating_sub(idle),
-                    idle,
-                    max: self.0.max_connections as usize,
-                }
+                let (in_use, idle) = sqlx_usage(pool.size(), pool.num_idle());
+                PoolUsage { in_use, idle, max: self.0.max_connections as usize }
             }
         }
     }
@@ -309,6 +304,15 @@ async fn connect_postgres(config: &DatabaseConfig, url: &str) -> anyhow::Result<
         max_connections: config.max_connections,
         snapshot_dir: config.snapshot_dir.clone(),
     })))
+}
+
+/// (in use, idle) of a sqlx pool. sqlx counts idle connections apart from
+/// the queue that holds them, and its count can briefly underflow (read as
+/// `usize::MAX`) while a connection is handed back: clamp it to the size.
+fn sqlx_usage(size: u32, idle: usize) -> (usize, usize) {
+    let size = size as usize;
+    let idle = idle.min(size);
+    (size - idle, idle)
 }
 
 /// Driver errors may quote the URL; never let its password reach a log.

@@ -8,6 +8,7 @@ pub mod compression;
 pub mod encoding;
 pub mod health;
 pub mod json;
+pub mod metrics;
 pub mod notes;
 pub mod openapi;
 pub mod passwords;

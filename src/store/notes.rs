@@ -1,7 +1,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, TransactionError, TransactionTrait, Value,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionError, TransactionTrait, Value,
 };
 
 use super::now;
@@ -108,6 +108,11 @@ pub async fn delete(db: &Db, owner: UserId, id: NoteId) -> Result<bool, DbErr> {
         })
     })
     .await
+}
+
+/// How many notes there are, of all users (for the metrics).
+pub async fn count_all(db: &Db) -> Result<u64, DbErr> {
+    note::Entity::find().count(db.admin()).await
 }
 
 /// One page of `owner`'s notes: newest first, or best search matches first.

@@ -33,8 +33,12 @@ mod health;
 mod listener;
 /// Listing order, paging with cursors and `Link` headers.
 mod listing;
+/// `/metrics`: off by default, the allow list, the Prometheus exposition.
+mod metrics;
 /// Migrations: applied once under a lock, a failing one changes nothing.
 mod migrations;
+/// Export, import and restore: between backends, damaged files, replacing content.
+mod moves;
 /// Create, read, update, replace and delete, and who may do it.
 mod notes;
 /// `/openapi.json` describes exactly the mounted routes.
