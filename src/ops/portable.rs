@@ -1,6 +1,6 @@
 //! The portable format: users (with their password hashes), API tokens
 //! (hashes only) and notes, as JSON Lines, readable by any installation on
-//! either backend. Documented in docs/export-format.md.
+//! either backend. README.md ("The export format") documents it.
 //!
 //! ```text
 //! {"format":"notes-appliance-export","version":1,"created_at":"...","source":"sqlite","app_version":"0.1.0"}
