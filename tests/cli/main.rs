@@ -17,10 +17,13 @@ mod tls;
 
 /// `user` and `token`, and a script using the token against the server.
 mod admin;
+mod backup;
 /// `config check|show` and configuration errors (exit 78).
 mod config;
 /// TLS certificates (generated, configured, reloaded), the redirect, proxies.
 mod edge;
+/// `/metrics` over HTTPS from the real binary, on and off.
+mod metrics;
 /// `migrate up|status`, concurrent migrations, an unreachable database.
 mod migrate;
 /// `serve`: boot, readiness, the access log, signals.
