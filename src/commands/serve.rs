@@ -95,7 +95,7 @@ pub async fn run(config: Config, figment: Figment) -> anyhow::Result<ExitCode> {
         watchdog.abort();
     }
     if let Some(schedule) = schedule {
-        schedule.abort();
+        schedule.stop().await;
     }
     reloader.abort();
     db.close().await;
