@@ -119,7 +119,8 @@ mod tests {
     fn only_the_unfinished_files_of_gone_processes_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let gone = dir.path().join(".scheduled-20261122T101500.123Z.db.4294967295.partial");
-        let running = dir.path().join(format!(".backup-20261122T101500.123Z.db.{}.partial", std::process::id()));
+        let running =
+            dir.path().join(format!(".backup-20261122T101500.123Z.db.{}.partial", std::process::id()));
         let finished = dir.path().join("scheduled-20261122T101500.123Z.db");
         for path in [&gone, &running, &finished] {
             std::fs::write(path, b"x").unwrap();
