@@ -477,6 +477,15 @@ pass "port 80 redirects: $code"
 as_service healthcheck >/dev/null 2>&1 || fail "notes-appliance healthcheck"
 pass "notes-appliance healthcheck exits 0"
 
+# A backup while the service serves, and a restore of it while it still does.
+backup_file=$(as_service backup 2>/dev/null | tail -n 1) || fail "notes-appliance backup (as the service user)"
+[[ "$backup_file" == "$state_dir/backups/backup-"*.db ]] || fail "backup printed '$backup_file'"
+owner=$(in_ct stat -c '%U %a' "$backup_file") || fail "no backup file at $backup_file"
+[[ "$owner" == "notes-appliance "* ]] || fail "the backup belongs to '$owner'"
+out=$(as_service restore "$backup_file" 2>&1) || { echo "$out"; fail "notes-appliance restore while the service runs"; }
+in_ct systemctl is-active -q "$unit" && has_note || fail "after restore: the service or the note is gone"
+pass "backup and restore as the service user while it serves: $(basename "$backup_file") ($owner); the note reads back"
+
 # ---------------------------------------------------------------- reload, restart, crash, bad config
 
 pid=$(main_pid)

@@ -84,7 +84,15 @@ async fn sqlite_to_postgres_and_back() {
     export_import(&postgres, &back).await;
     assert_same_installation(&postgres, &back, &alice, &bob).await;
 
-    for app in [sqlite, postgres, back] {
+    // A SQLite backup (a database file, not an export) goes into PostgreSQL too.
+    let backups = sqlite.store.dir.path().join("backups");
+    let file = backup::take(&sqlite.db, notes_appliance::ops::files::Kind::Manual, &backups).await.unwrap();
+    assert!(std::fs::read(&file.path).unwrap().starts_with(b"SQLite format 3\0"));
+    let from_file = TestApp::spawn(Backend::Postgres).await.unwrap();
+    restore::import(&from_file.db, &file.path, from_file.store.dir.path()).await.unwrap();
+    assert_eq!(records(&from_file.db).await, records(&sqlite.db).await);
+
+    for app in [sqlite, postgres, back, from_file] {
         app.teardown().await;
     }
 }
