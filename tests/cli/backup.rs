@@ -221,6 +221,14 @@ fn damaged_exports(export: &Path, dir: &Path) -> Vec<Damaged> {
         ("cut.jsonl", text[..end - 10].to_owned(), "the file is truncated"),
         ("no-end-line.jsonl", text[..end].to_owned(), "the file is truncated"),
     ];
+    write_variants(dir, variants)
+}
+
+/// Writes each `(file name, content, expected problem)` into `dir`.
+fn write_variants<C: AsRef<[u8]>>(
+    dir: &Path,
+    variants: impl IntoIterator<Item = (&'static str, C, &'static str)>,
+) -> Vec<Damaged> {
     variants
         .into_iter()
         .map(|(name, content, problem)| {
@@ -251,14 +259,7 @@ fn damaged_sqlite_backups(backup: &Path, dir: &Path) -> Vec<Damaged> {
         ("changed.db", changed, "does not match the checksum"),
         ("half.db", bytes[..bytes.len() / 2].to_vec(), "is not a readable SQLite database"),
     ];
-    variants
-        .into_iter()
-        .map(|(name, content, problem)| {
-            let path = dir.join(name);
-            std::fs::write(&path, content).unwrap();
-            Damaged { path, problem }
-        })
-        .collect()
+    write_variants(dir, variants)
 }
 
 both_backends!(
@@ -320,20 +321,6 @@ both_backends!(
     }
 );
 
-/// Like `Server::stop("TERM")`, but the log can still be read afterwards.
-fn stop_keeping_the_log(server: &mut Server) -> Option<i32> {
-    let pid = server.child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-s", "TERM", &pid]).status().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            return status.code();
-        }
-        assert!(Instant::now() < deadline, "the server did not exit after TERM:\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The files of the "scheduled backup written and checked" log lines, in order.
 fn scheduled_in_log(log: &str) -> Vec<PathBuf> {
     log.lines()
@@ -370,7 +357,7 @@ both_backends!(
         assert!(newest.is_file(), "{reported}");
         // Stopped within moments of a backup, a second before the next:
         // none is under way.
-        assert_eq!(stop_keeping_the_log(&mut server), Some(0));
+        assert_eq!(server.terminate("TERM"), Some(0));
 
         let logged: Vec<String> = scheduled_in_log(&server.log())
             .iter()

@@ -216,6 +216,11 @@ impl Server {
 
     /// Sends `signal` and returns the exit code (within 15 s).
     pub fn stop(mut self, signal: &str) -> Option<i32> {
+        self.terminate(signal)
+    }
+
+    /// Like [`Server::stop`], keeping the server for its log.
+    pub fn terminate(&mut self, signal: &str) -> Option<i32> {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args(["-s", signal, &pid]).status().unwrap().success());
         let deadline = Instant::now() + Duration::from_secs(15);
