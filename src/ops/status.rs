@@ -2,7 +2,7 @@
 //! backup directory and the last scheduled attempt that failed, for
 //! `/readyz` and `/metrics`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -78,11 +78,6 @@ impl BackupStatus {
 
     pub fn record_failure(&self, error: String) {
         self.state().failure = Some((OffsetDateTime::now_utc(), error));
-    }
-
-    /// Whether the newest backup is in `dir` and was taken at or after `at`.
-    pub fn has_since(&self, dir: &Path, at: OffsetDateTime) -> bool {
-        self.state().newest.as_ref().is_some_and(|n| n.taken_at >= at && n.path.starts_with(dir))
     }
 
     pub fn report(&self) -> BackupReport {
