@@ -7,7 +7,7 @@ use sea_orm_migration::prelude::{MigrationName, MigrationTrait, SchemaManager};
 use notes_appliance::ops::restore;
 
 use crate::helpers::*;
-use crate::moves::records;
+use crate::moves::{records, settle};
 
 /// This build's migrations plus one that changes the schema and then fails.
 struct WithBrokenMigration;
@@ -49,6 +49,7 @@ both_backends!(
     async fn a_failing_migration_leaves_schema_and_data_as_they_were(app) {
         let alice = app.user("alice").await;
         let note = app.create_note(&alice, "survivor", "must outlive a failed upgrade").await;
+        settle(app).await;
 
         let error = db::migrate_with::<WithBrokenMigration>(&app.db).await.unwrap_err();
 
@@ -126,6 +127,7 @@ async fn an_upgrade_of_an_existing_sqlite_database_is_snapshotted_first() {
     assert!(snapshots_in(&dir).is_empty(), "a fresh database has nothing to snapshot");
     let alice = app.user("alice").await;
     app.create_note(&alice, "before the upgrade", "").await;
+    settle(&app).await;
     let before = records(&app.db).await;
 
     assert_eq!(db::migrate_with::<WithNewMigration>(&app.db).await.unwrap(), ["m29991231_000002_harmless"]);

@@ -18,6 +18,22 @@ pub async fn records(db: &Db) -> Vec<Record> {
     records
 }
 
+/// Waits until every token's first use is recorded: a write nobody waits
+/// for, which must not land while a test compares (later uses within a
+/// minute are not recorded). Every token must have been used.
+pub async fn settle(app: &TestApp) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let used =
+            records(&app.db).await.iter().all(|r| !matches!(r, Record::Token(t) if t.last_used_at.is_none()));
+        if used {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the tokens' last use was never recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Two users with tokens, an admin, notes in English and Korean, and a gap
 /// in the ids where a note was deleted.
 async fn populate(app: &TestApp) -> (TestUser, TestUser) {
@@ -30,6 +46,7 @@ async fn populate(app: &TestApp) -> (TestUser, TestUser) {
     app.create_note(&bob, "Bob's deployment", "bob deploys too").await;
     let reply = app.delete(&format!("/api/notes/{}", gone["id"]), &alice).await;
     assert_eq!(reply.status, Status::NoContent);
+    settle(app).await;
     (alice, bob)
 }
 
