@@ -138,6 +138,14 @@ impl Db {
         self.0.backend
     }
 
+    /// `sqlite` or `postgres`, as exports and the metrics name it.
+    pub fn backend_name(&self) -> &'static str {
+        match self.0.backend {
+            DbBackend::Postgres => "postgres",
+            _ => "sqlite",
+        }
+    }
+
     /// The SQLite database file, if that is the backend.
     pub fn sqlite_path(&self) -> Option<&std::path::Path> {
         self.0.sqlite.as_ref().map(|(path, _)| path.as_path())

@@ -10,7 +10,7 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::request::{FromRequest, Outcome};
 use rocket::response::{self, Responder};
 use rocket::{Data, Request, Response, Route, State, get, routes};
-use sea_orm::{DbBackend, DbErr};
+use sea_orm::DbErr;
 
 use super::catchers::GuardError;
 use crate::config::Config;
@@ -98,11 +98,7 @@ async fn metrics(
         let age = backups.age().unwrap_or_default();
         (newest.taken_at.unix_timestamp_nanos() as f64 / 1e9, age.as_secs_f64())
     });
-    let backend = match db.backend() {
-        DbBackend::Postgres => "postgres",
-        _ => "sqlite",
-    };
-    Exposition(metrics.render(&Gauges { pool, counts, backup, backend }))
+    Exposition(metrics.render(&Gauges { pool, counts, backup, backend: db.backend_name() }))
 }
 
 /// The exposition, never cached.

@@ -12,7 +12,7 @@ use sea_orm::DbBackend;
 use super::files::{self, BackupFile, Format, Kind, Temporary};
 use super::portable::{self, Counts, Header};
 use super::sqlite;
-use super::transfer::{DbReader, backend_name};
+use super::transfer::DbReader;
 use crate::db::Db;
 
 /// The format a backup of this database is written in.
@@ -80,7 +80,7 @@ pub async fn export_to_file(db: &Db, path: &Path) -> anyhow::Result<Counts> {
 pub async fn export<W: std::io::Write>(db: &Db, out: W) -> anyhow::Result<(Counts, W)> {
     let mut reader = DbReader::begin(db).await.context("cannot begin reading the database")?;
     let mut writer =
-        portable::Writer::new(out, &Header::new(backend_name(db))).context("cannot write the export")?;
+        portable::Writer::new(out, &Header::new(db.backend_name())).context("cannot write the export")?;
     while let Some(record) = reader.next_record().await.context("cannot read the database")? {
         writer.record(&record).context("cannot write the export")?;
     }

@@ -17,14 +17,6 @@ use crate::entity::{api_token, note, session, setup_token, user};
 /// Notes are read and written this many at a time.
 const BATCH: usize = 250;
 
-/// The backend's name as the portable header records it.
-pub fn backend_name(db: &Db) -> &'static str {
-    match db.backend() {
-        DbBackend::Postgres => "postgres",
-        _ => "sqlite",
-    }
-}
-
 /// Reads every record of a database from one snapshot: a REPEATABLE READ,
 /// READ ONLY transaction on PostgreSQL, a read transaction on SQLite
 /// (which, in WAL mode, sees the database as of its first read while
