@@ -21,15 +21,13 @@ fi
 binary=$(realpath "$binary")
 
 work=$(mktemp -d)
-pg_ctl="" pg_data=""
+# shellcheck source=scripts/postgres.sh
+. scripts/postgres.sh
 cleanup() {
-    if [ -n "$pg_ctl" ]; then as_postgres "$pg_ctl" -D "$pg_data" -m fast stop >/dev/null 2>&1 || true; fi
+    pg_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
-as_postgres() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 
 # Runs the binary on installation $1 (a directory under $work) with database URL $2.
 na() {
@@ -68,25 +66,16 @@ row sqlite "restore from the export" "$ms" ""
 ms=$(timed na empty "sqlite://$work/empty/notes.db" import "$work/export.jsonl")
 row sqlite "import into a new installation" "$ms" ""
 
-bin="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
-if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
-    echo "PostgreSQL server binaries not found: PostgreSQL rows skipped" >&2
+# Durability as configured by default: the figures are a real server's.
+if ! pg_start; then
+    echo "PostgreSQL rows skipped" >&2
     exit 0
 fi
-pg_ctl="$bin/pg_ctl"
-pg_data="$work/pg"
-mkdir -p "$pg_data"
-if [ "$(id -u)" = 0 ]; then chown postgres: "$pg_data"; chmod 755 "$work"; fi
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_postgres "$bin/initdb" -D "$pg_data/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-pg_data="$pg_data/data"
-as_postgres "$pg_ctl" -D "$pg_data" -l "$work/pg/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg" start >/dev/null
 for db in one two; do
-    as_postgres "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE DATABASE $db" >/dev/null
+    as_postgres "$pg_bin/psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres -c "CREATE DATABASE $db" >/dev/null
 done
-pg_one="postgres://postgres@127.0.0.1:$port/one"
-pg_two="postgres://postgres@127.0.0.1:$port/two"
+pg_one="postgres://postgres@127.0.0.1:$pg_port/one"
+pg_two="postgres://postgres@127.0.0.1:$pg_port/two"
 mkdir -p "$work/pg-one" "$work/pg-two"
 ms=$(timed na pg-one "$pg_one" import "$work/export.jsonl")
 row postgres "import (the SQLite export)" "$ms" ""

@@ -17,39 +17,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pg_dir=""
-pg_ctl=""
-as_postgres() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-stop_postgres() {
-    if [ -n "$pg_dir" ]; then
-        as_postgres "$pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
-        rm -rf "$pg_dir"
-    fi
-}
-trap stop_postgres EXIT
+# shellcheck source=scripts/postgres.sh
+. scripts/postgres.sh
+trap pg_stop EXIT
 
 start_postgres() {
-    local bin
-    bin="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
-    if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
-        echo "PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin; set PG_BIN)." >&2
-        return 1
-    fi
-    pg_ctl="$bin/pg_ctl"
-    pg_dir="$(mktemp -d /tmp/notes-appliance-pg.XXXXXX)"
-    if [ "$(id -u)" = 0 ]; then chown postgres: "$pg_dir"; fi
-    local port
-    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    as_postgres "$bin/initdb" -D "$pg_dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$pg_dir/initdb.log" 2>&1 \
-        || { cat "$pg_dir/initdb.log" >&2; return 1; }
     # A throw-away cluster: durability settings off for speed.
-    as_postgres "$pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $pg_dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-        start >/dev/null || { cat "$pg_dir/server.log" >&2; return 1; }
-    export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-    echo "private PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($pg_dir)" >&2
+    pg_start -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off || return 1
+    export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres"
+    echo "private PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port ($pg_dir)" >&2
 }
 
 if [ -z "${TEST_DATABASE_URL:-}" ]; then
